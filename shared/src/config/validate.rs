@@ -1,0 +1,214 @@
+//! Checks that go beyond types: addresses, URLs, the time zone, the log filter, ranges.
+
+use std::net::SocketAddr;
+
+use url::Url;
+
+use super::Config;
+
+/// One problem in the configuration, naming its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Dotted key, e.g. `server.listen`.
+    pub key: String,
+    /// What is wrong and what is allowed, with the offending value.
+    pub problem: String,
+}
+
+struct Issues(Vec<ConfigIssue>);
+
+impl Issues {
+    fn push(&mut self, key: &str, problem: String) {
+        self.0.push(ConfigIssue {
+            key: key.to_string(),
+            problem,
+        });
+    }
+
+    fn addr(&mut self, key: &str, value: &str) {
+        if value.parse::<SocketAddr>().is_err() {
+            self.push(
+                key,
+                format!("`{value}` is not a listen address; expected IP:PORT such as 127.0.0.1:8080 or [::]:8080"),
+            );
+        }
+    }
+
+    fn at_least(&mut self, key: &str, value: u64, min: u64) {
+        if value < min {
+            self.push(key, format!("`{value}` is too small; the minimum is {min}"));
+        }
+    }
+}
+
+/// Returns every problem of `c`; empty when the configuration is usable.
+pub fn validate(c: &Config) -> Vec<ConfigIssue> {
+    let mut v = Issues(Vec::new());
+    v.addr("server.listen", &c.server.listen);
+    v.addr("admin.listen", &c.admin.listen);
+    v.addr("metrics.listen", &c.metrics.listen);
+    v.at_least("server.threads", c.server.threads as u64, 1);
+    if c.server.data_dir.as_os_str().is_empty() {
+        v.push("server.data_dir", "must not be empty".into());
+    }
+    database_url(&mut v, &c.database.url);
+    v.at_least(
+        "database.max_connections",
+        c.database.max_connections.into(),
+        1,
+    );
+    if c.database.min_connections > c.database.max_connections {
+        v.push(
+            "database.min_connections",
+            format!(
+                "`{}` is larger than database.max_connections ({})",
+                c.database.min_connections, c.database.max_connections
+            ),
+        );
+    }
+    if !c.redis.url.is_empty() {
+        url_with_scheme(&mut v, "redis.url", &c.redis.url, &["redis", "rediss"]);
+    }
+    url_with_scheme(
+        &mut v,
+        "relay.anthropic_base_url",
+        &c.relay.anthropic_base_url,
+        &["http", "https"],
+    );
+    v.at_least("relay.max_body_bytes", c.relay.max_body_bytes, 1024);
+    v.at_least("scheduler.max_attempts", c.scheduler.max_attempts.into(), 1);
+    v.at_least("health.error_threshold", c.health.error_threshold.into(), 1);
+    v.at_least("usage.batch_size", c.usage.batch_size as u64, 1);
+    v.at_least("usage.buffer_rows", c.usage.buffer_rows as u64, 1);
+    v.at_least("usage.retention_days", c.usage.retention_days.into(), 1);
+    for (key, url) in [
+        ("auth.oauth.authorize_url", &c.auth.oauth.authorize_url),
+        ("auth.oauth.token_url", &c.auth.oauth.token_url),
+        ("auth.oauth.redirect_uri", &c.auth.oauth.redirect_uri),
+    ] {
+        url_with_scheme(&mut v, key, url, &["http", "https"]);
+    }
+    for origin in &c.admin.cors_allow_origins {
+        url_with_scheme(
+            &mut v,
+            "admin.cors_allow_origins",
+            origin,
+            &["http", "https"],
+        );
+    }
+    if c.timezone.parse::<chrono_tz::Tz>().is_err() {
+        v.push(
+            "timezone",
+            format!(
+                "`{}` is not an IANA time zone; use a name such as Asia/Shanghai or UTC",
+                c.timezone
+            ),
+        );
+    }
+    if tracing_level_ok(&c.log.level).is_err() {
+        v.push(
+            "log.level",
+            format!(
+                "`{}` is not a log filter; use trace, debug, info, warn, error or a filter such as info,relay_proxy=debug",
+                c.log.level
+            ),
+        );
+    }
+    pricing(&mut v, c);
+    v.0
+}
+
+fn database_url(v: &mut Issues, url: &str) {
+    let key = "database.url";
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            v.push(
+                key,
+                format!("`{url}` names no file; expected sqlite://path/to/relay.db"),
+            );
+        }
+        return;
+    }
+    if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        match Url::parse(url) {
+            Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) && u.path().len() > 1 => {}
+            _ => v.push(
+                key,
+                format!("`{}` is not a usable MySQL URL; expected mysql://user:password@host:3306/database", redact_url(url)),
+            ),
+        }
+        return;
+    }
+    v.push(
+        key,
+        format!(
+            "`{}` is not supported; use sqlite://path/to/relay.db or mysql://user:password@host:3306/database",
+            redact_url(url)
+        ),
+    );
+}
+
+fn url_with_scheme(v: &mut Issues, key: &str, value: &str, schemes: &[&str]) {
+    match Url::parse(value) {
+        Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some() => {}
+        _ => v.push(
+            key,
+            format!(
+                "`{}` is not a valid URL; expected a {} URL",
+                redact_url(value),
+                schemes.join(" or ")
+            ),
+        ),
+    }
+}
+
+fn pricing(v: &mut Issues, c: &Config) {
+    let entries = std::iter::once(("pricing.default".to_string(), &c.pricing.default)).chain(
+        c.pricing
+            .models
+            .iter()
+            .map(|(model, price)| (format!("pricing.models.{model}"), price)),
+    );
+    for (key, price) in entries {
+        for (field, value) in price.fields() {
+            if !value.is_finite() || !(0.0..=100_000.0).contains(&value) {
+                v.push(
+                    &format!("{key}.{field}"),
+                    format!("`{value}` is not a price; expected USD per million tokens between 0 and 100000"),
+                );
+            }
+        }
+    }
+}
+
+/// Checks a log filter with the same grammar `tracing-subscriber`'s `EnvFilter` accepts for
+/// plain directives: `level` or `target=level`, comma-separated.
+fn tracing_level_ok(filter: &str) -> Result<(), ()> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    if filter.trim().is_empty() {
+        return Err(());
+    }
+    for directive in filter.split(',') {
+        let level = match directive.rsplit_once('=') {
+            Some((target, level)) if !target.trim().is_empty() => level,
+            Some(_) => return Err(()),
+            None => directive,
+        };
+        if !LEVELS.contains(&level.trim().to_ascii_lowercase().as_str()) {
+            return Err(());
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the password of a URL by `***` so it can be shown in a message or a log.
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
