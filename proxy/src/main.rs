@@ -1,1 +1,42 @@
-fn main() {}
+//! `relay`: parses the command line and runs the chosen command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use relay_proxy::cli::{Cli, Command};
+use relay_proxy::{logging, server};
+use relay_shared::config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (path, required) = cli.config_path();
+    let config = match config::load(&path, required) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("invalid configuration {}:\n{e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if command == Command::CheckConfig {
+        println!("configuration {} is valid", path.display());
+        return ExitCode::SUCCESS;
+    }
+    logging::init(&config.log);
+    let result = match command {
+        Command::Serve => server::run_front_door(config.clone(), config.admin.embedded),
+        Command::Proxy => server::run_front_door(config, false),
+        Command::Admin => server::run_admin_only(config),
+        Command::Migrate => server::run_migrate(&config),
+        Command::ResetAdminPassword => server::run_reset_admin_password(&config),
+        Command::CheckConfig => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

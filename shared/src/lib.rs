@@ -1,9 +1,11 @@
 //! Code shared by the relay's front door (`relay-proxy`) and admin API (`relay-admin`):
 //! configuration, the data layer, models and crypto.
 
+pub mod bootstrap;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod models;
+pub mod secrets;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -78,7 +78,9 @@ fn issue_from_figment(e: figment::Error) -> ConfigIssue {
         .unwrap_or_default();
     let problem = match &e.kind {
         Kind::UnknownField(field, expected) => {
-            path.push(field.clone());
+            if path.last() != Some(field) {
+                path.push(field.clone());
+            }
             format!("unknown key; allowed here: {}", expected.join(", "))
         }
         Kind::UnknownVariant(v, expected) => {

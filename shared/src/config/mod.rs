@@ -437,3 +437,6 @@ fn parse_addr(s: &str) -> SocketAddr {
 
 /// Default time zone, as in the seed project.
 pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+
+#[cfg(test)]
+mod tests;

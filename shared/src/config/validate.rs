@@ -202,13 +202,45 @@ fn tracing_level_ok(filter: &str) -> Result<(), ()> {
     Ok(())
 }
 
-/// Replaces the password of a URL by `***` so it can be shown in a message or a log.
+/// Replaces the password of a URL (`scheme://user:password@host`) by `***` so it can be shown
+/// in a message or a log; works on text that is not a valid URL too.
 pub fn redact_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &authority[..colon],
+            &rest[at..]
+        ),
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_redacted_even_in_broken_urls() {
+        assert_eq!(
+            redact_url("mysql://root:pw@db:3306/x"),
+            "mysql://root:***@db:3306/x"
+        );
+        assert_eq!(redact_url("mysql://root:p@w@/"), "mysql://root:***@/");
+        assert_eq!(redact_url("mysql://root@db/x"), "mysql://root@db/x");
+        assert_eq!(
+            redact_url("sqlite://data/relay.db"),
+            "sqlite://data/relay.db"
+        );
+        assert_eq!(
+            redact_url("redis://:secret@host:6379"),
+            "redis://:***@host:6379"
+        );
     }
 }

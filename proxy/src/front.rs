@@ -1,0 +1,193 @@
+//! The front door (SPEC §1) as a Pingora `ProxyHttp` service: `/health` and `/ready` are
+//! answered here, the relay routes (`/v1/*`, `/claude-code/v1/*`) are handled in
+//! `request_filter` ("handler mode", reference/pingora-0.9-notes.md §0), and every other path
+//! is proxied to the admin sidecar through Pingora's normal pipeline, which streams bodies of
+//! any size. Phase chart: <https://github.com/cloudflare/pingora/blob/main/docs/user_guide/phase_chart.md>
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{Error, Result};
+use serde_json::json;
+
+use crate::error::{write_error, write_json, ErrorKind};
+use crate::readiness::Readiness;
+use crate::request_id::request_id;
+
+/// Per-request context.
+#[derive(Debug, Default)]
+pub struct RequestCtx {
+    /// The id echoed in `x-request-id` / `request-id` and written on the usage row.
+    pub request_id: String,
+}
+
+/// The front door service.
+pub struct FrontDoor {
+    admin_addr: SocketAddr,
+    ready: Arc<Readiness>,
+}
+
+impl FrontDoor {
+    /// A front door forwarding non-relay paths to the admin sidecar at `admin_addr`.
+    pub fn new(admin_addr: SocketAddr, ready: Arc<Readiness>) -> Self {
+        Self { admin_addr, ready }
+    }
+}
+
+/// What a path is, by its prefix.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    Health,
+    Ready,
+    /// `HEAD /`: Claude Code's connectivity probe.
+    RootProbe,
+    /// `/v1/*` or `/claude-code/v1/*`.
+    Relay,
+    /// Everything else: the admin API and the console.
+    Admin,
+}
+
+fn route(method: &http::Method, path: &str) -> Route {
+    match path {
+        "/health" => Route::Health,
+        "/ready" => Route::Ready,
+        "/" if method == http::Method::HEAD => Route::RootProbe,
+        _ if path.starts_with("/v1/") || path == "/v1" => Route::Relay,
+        _ if path.starts_with("/claude-code/v1/") => Route::Relay,
+        _ => Route::Admin,
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for FrontDoor {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let req = session.req_header();
+        ctx.request_id = request_id(req.headers.get("x-request-id").map(|v| v.as_bytes()));
+        let rid = ctx.request_id.clone();
+        match route(&req.method, req.uri.path()) {
+            Route::Health => {
+                let body = Bytes::from_static(br#"{"status":"ok"}"#);
+                write_json(session, 200, body, &rid, &[]).await?;
+            }
+            Route::Ready => {
+                let (status, body) = match self.ready.check() {
+                    Ok(()) => (200, json!({ "status": "ready" })),
+                    Err(reason) => (503, json!({ "status": "not_ready", "reason": reason })),
+                };
+                write_json(session, status, Bytes::from(body.to_string()), &rid, &[]).await?;
+            }
+            Route::RootProbe => {
+                write_json(session, 200, Bytes::new(), &rid, &[]).await?;
+            }
+            Route::Relay => {
+                let message = format!("no relay route for {} {}", req.method, req.uri.path());
+                write_error(session, ErrorKind::NotFound, &message, &rid, None).await?;
+            }
+            Route::Admin => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        Ok(Box::new(HttpPeer::new(
+            self.admin_addr,
+            false,
+            String::new(),
+        )))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // The sidecar trusts these because only the front door reaches it: never pass the
+        // client's own values through.
+        let ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        upstream.insert_header("x-forwarded-for", ip.as_str())?;
+        upstream.insert_header("x-real-ip", ip.as_str())?;
+        upstream.insert_header("x-forwarded-proto", "http")?;
+        upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let code = match e.etype() {
+            pingora::ErrorType::HTTPStatus(c) => *c,
+            _ if e.esource() == &pingora::ErrorSource::Downstream => 0,
+            _ => 502,
+        };
+        if code > 0 && session.response_written().is_none() {
+            tracing::warn!(request_id = %ctx.request_id, error = %e, "admin sidecar unreachable");
+            let body = json!({ "error": { "code": "admin_unavailable", "message": "the admin API is not reachable" } });
+            let _ = write_json(
+                session,
+                code,
+                Bytes::from(body.to_string()),
+                &ctx.request_id,
+                &[],
+            )
+            .await;
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_route_by_prefix() {
+        let get = http::Method::GET;
+        assert_eq!(route(&get, "/health"), Route::Health);
+        assert_eq!(route(&get, "/ready"), Route::Ready);
+        assert_eq!(route(&http::Method::HEAD, "/"), Route::RootProbe);
+        assert_eq!(route(&get, "/"), Route::Admin, "GET / is the console");
+        assert_eq!(route(&http::Method::POST, "/v1/messages"), Route::Relay);
+        assert_eq!(
+            route(&http::Method::POST, "/claude-code/v1/messages"),
+            Route::Relay
+        );
+        assert_eq!(route(&get, "/api/v1/status"), Route::Admin);
+        assert_eq!(route(&get, "/v1beta"), Route::Admin);
+    }
+}

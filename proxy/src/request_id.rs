@@ -1,0 +1,51 @@
+//! Request ids: the client's `x-request-id` when it is short and printable, else a new
+//! `req_` + 24 hex digits.
+
+use rand::RngCore;
+
+/// Longest client-supplied id that is echoed.
+const MAX_LEN: usize = 128;
+
+/// The id for a request given the client's `x-request-id` header, if any.
+pub fn request_id(client: Option<&[u8]>) -> String {
+    if let Some(raw) = client {
+        if !raw.is_empty()
+            && raw.len() <= MAX_LEN
+            && raw
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+        {
+            return String::from_utf8_lossy(raw).into_owned();
+        }
+    }
+    let mut bytes = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("req_{}", hex_lower(&bytes))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids_are_echoed_only_when_safe() {
+        assert_eq!(request_id(Some(b"abc-123")), "abc-123");
+        let generated = request_id(Some(b"bad id\r\n"));
+        assert!(
+            generated.starts_with("req_") && generated.len() == 28,
+            "{generated}"
+        );
+        assert_ne!(request_id(None), request_id(None));
+        assert!(request_id(Some(&[b'a'; 200])).starts_with("req_"));
+    }
+}

@@ -1,0 +1,139 @@
+//! Process layout (SPEC §1; reference/pingora-0.9-notes.md §5): a "core" tokio runtime owns
+//! the database, the admin sidecar and background jobs; Pingora runs the front door on its
+//! own runtime and returns after a graceful shutdown, when the core runtime finishes up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::{RunArgs, Server};
+use relay_admin::AppState;
+use relay_shared::config::Config;
+use tokio::runtime::Runtime;
+
+use crate::front::FrontDoor;
+use crate::readiness::{monitor_db, Readiness};
+use crate::startup::{prepare, Prepared};
+
+/// How often the database is probed for `/ready`.
+const DB_PROBE_EVERY: Duration = Duration::from_secs(2);
+
+fn core_runtime() -> anyhow::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("relay-core")
+        .enable_all()
+        .build()
+        .context("cannot start the core runtime")
+}
+
+async fn start_admin(config: &Arc<Config>, prepared: &Prepared) -> anyhow::Result<()> {
+    let addr = config.admin_addr();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on admin.listen {addr}"))?;
+    let state = AppState::new(
+        prepared.db.clone(),
+        config.clone(),
+        prepared.secrets.clone(),
+    );
+    tracing::info!(%addr, "admin API listening");
+    tokio::spawn(async move {
+        if let Err(e) = relay_admin::serve(listener, state, std::future::pending()).await {
+            tracing::error!(error = %e, "admin API stopped");
+        }
+    });
+    Ok(())
+}
+
+/// `relay serve` (front door + embedded admin when `admin.embedded`) and `relay proxy`
+/// (front door only).
+pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let core = core_runtime()?;
+    let ready = Arc::new(Readiness::default());
+    let prepared = core.block_on(prepare(&config))?;
+    if with_admin {
+        core.block_on(start_admin(&config, &prepared))?;
+    }
+    ready.set_db(Ok(()));
+    ready.set_snapshot_loaded();
+    core.spawn(monitor_db(
+        prepared.db.clone(),
+        ready.clone(),
+        DB_PROBE_EVERY,
+    ));
+
+    let data_dir = std::path::absolute(&config.server.data_dir)
+        .unwrap_or_else(|_| config.server.data_dir.clone());
+    let conf = ServerConf {
+        threads: config.server.threads,
+        grace_period_seconds: Some(config.server.grace_period.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(5),
+        upstream_keepalive_pool_size: config.relay.upstream_pool_size,
+        pid_file: data_dir.join("relay.pid").display().to_string(),
+        upgrade_sock: data_dir.join("relay-upgrade.sock").display().to_string(),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
+    server.bootstrap();
+    let mut front = pingora::proxy::http_proxy_service(
+        &server.configuration,
+        FrontDoor::new(config.admin_addr(), ready),
+    );
+    let listen = config.server_addr().to_string();
+    front.add_tcp(&listen);
+    server.add_service(front);
+    tracing::info!(%listen, "front door listening");
+    server.run(RunArgs::default());
+
+    tracing::info!("front door stopped; closing the database");
+    core.block_on(prepared.db.close());
+    core.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
+}
+
+/// `relay admin`: only the admin API, until SIGINT or SIGTERM.
+pub fn run_admin_only(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let core = core_runtime()?;
+    core.block_on(async {
+        let prepared = prepare(&config).await?;
+        start_admin(&config, &prepared).await?;
+        wait_for_signal().await;
+        tracing::info!("admin API stopping");
+        prepared.db.close().await;
+        anyhow::Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `relay migrate`.
+pub fn run_migrate(config: &Config) -> anyhow::Result<()> {
+    core_runtime()?.block_on(async {
+        let db = crate::startup::open_db(config).await?;
+        db.close().await;
+        println!("migrations applied");
+        anyhow::Ok(())
+    })
+}
+
+/// `relay reset-admin-password`.
+pub fn run_reset_admin_password(config: &Config) -> anyhow::Result<()> {
+    core_runtime()?.block_on(crate::startup::reset_admin_password(config))
+}
