@@ -1,0 +1,27 @@
+# Build, run and test the relay. `make run` and `make test` are the README's two commands.
+.PHONY: deps run build release test lint fmt
+
+deps:
+	./scripts/install-deps.sh
+
+# Builds and runs `relay serve` on the embedded SQLite database (data/ in this folder).
+run: deps
+	cargo run --release -p relay-proxy --bin relay -- serve
+
+build: deps
+	cargo build --workspace
+
+release: deps
+	cargo build --release -p relay-proxy --bin relay
+
+fmt:
+	cargo fmt --all
+
+lint: deps
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Every check and test. MySQL tests use MariaDB on 127.0.0.1:3306 (root, no password) or
+# RELAY_TEST_MYSQL_URL; with CI set they fail when it is unreachable.
+test: lint
+	cargo test --workspace
