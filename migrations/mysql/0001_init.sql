@@ -1,5 +1,7 @@
 -- Initial schema (MySQL 8 / MariaDB 10.6+). Times are UTC epoch milliseconds; money is micro-USD.
 -- Keep in step with ../sqlite/0001_init.sql (same tables, columns and indexes).
+-- Foreign keys are table-level clauses: MySQL 8.0 silently ignores a REFERENCES written
+-- inside a column definition (MariaDB honours both forms).
 
 CREATE TABLE users (
     id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -21,19 +23,22 @@ CREATE TABLE `groups` (
     id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
     name VARCHAR(64) NOT NULL,
     description VARCHAR(255) NOT NULL DEFAULT '',
-    owner_id BIGINT REFERENCES users (id) ON DELETE SET NULL,
+    owner_id BIGINT,
     is_default BOOLEAN NOT NULL DEFAULT FALSE,
     created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
+    updated_at BIGINT NOT NULL,
+    FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE SET NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 CREATE UNIQUE INDEX groups_name ON `groups` (name);
 CREATE INDEX groups_owner ON `groups` (owner_id);
 
 CREATE TABLE group_members (
-    group_id BIGINT NOT NULL REFERENCES `groups` (id) ON DELETE CASCADE,
-    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    group_id BIGINT NOT NULL,
+    user_id BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
-    PRIMARY KEY (group_id, user_id)
+    PRIMARY KEY (group_id, user_id),
+    FOREIGN KEY (group_id) REFERENCES `groups` (id) ON DELETE CASCADE,
+    FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 CREATE INDEX group_members_user ON group_members (user_id);
 
@@ -41,7 +46,7 @@ CREATE TABLE accounts (
     id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
     name VARCHAR(128) NOT NULL,
     platform_type VARCHAR(32) NOT NULL,
-    group_id BIGINT NOT NULL REFERENCES `groups` (id),
+    group_id BIGINT NOT NULL,
     request_url VARCHAR(512) NOT NULL DEFAULT '',
     secret_enc TEXT,
     secret_hint VARCHAR(64) NOT NULL DEFAULT '',
@@ -63,15 +68,16 @@ CREATE TABLE accounts (
     last_used_at BIGINT,
     notes TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
+    updated_at BIGINT NOT NULL,
+    FOREIGN KEY (group_id) REFERENCES `groups` (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 CREATE INDEX accounts_group ON accounts (group_id);
 CREATE INDEX accounts_state ON accounts (state);
 
 CREATE TABLE api_keys (
     id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    group_id BIGINT NOT NULL REFERENCES `groups` (id),
+    user_id BIGINT NOT NULL,
+    group_id BIGINT NOT NULL,
     name VARCHAR(128) NOT NULL,
     key_hash CHAR(64) NOT NULL,
     key_prefix VARCHAR(32) NOT NULL,
@@ -84,7 +90,9 @@ CREATE TABLE api_keys (
     concurrency_limit BIGINT NOT NULL DEFAULT 0,
     last_used_at BIGINT,
     created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
+    updated_at BIGINT NOT NULL,
+    FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
+    FOREIGN KEY (group_id) REFERENCES `groups` (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 CREATE UNIQUE INDEX api_keys_hash ON api_keys (key_hash);
 CREATE INDEX api_keys_user ON api_keys (user_id);

@@ -162,6 +162,7 @@ pub fn secret_hint(secret: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

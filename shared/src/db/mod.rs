@@ -9,6 +9,7 @@ pub mod groups;
 pub mod oauth;
 pub mod settings;
 pub mod usage;
+pub mod usage_stats;
 pub mod users;
 
 use std::path::Path;
@@ -234,3 +235,6 @@ impl Page {
 pub fn display_url(url: &str) -> String {
     redact_url(url)
 }
+
+#[cfg(test)]
+mod secrets_at_rest_tests;

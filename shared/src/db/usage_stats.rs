@@ -1,0 +1,514 @@
+//! Dashboard and limit readers over the usage roll-ups (`usage_daily`, `usage_hourly`); they
+//! never scan `usage_logs`. Also the roll-up counters ([`UsageTotals`]) and the run-time
+//! `WHERE` builder shared with [`super::usage`]. Days are `YYYY-MM-DD` strings in the
+//! configured time zone (see [`super::usage::day_of`]); hours are UTC epoch ms.
+
+use serde::Serialize;
+use sqlx::FromRow;
+
+use super::usage::UsageRecord;
+use super::{on_db, Db, DbError, DbResult};
+
+/// The counters kept per roll-up bucket (and summed by the dashboard readers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow, Serialize)]
+pub struct UsageTotals {
+    /// Requests.
+    pub requests: i64,
+    /// Requests whose outcome is not `ok`.
+    pub errors: i64,
+    /// Uncached input tokens.
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// Cache-read input tokens.
+    pub cache_read_input_tokens: i64,
+    /// 5-minute cache-write input tokens.
+    pub cache_creation_5m_input_tokens: i64,
+    /// 1-hour cache-write input tokens.
+    pub cache_creation_1h_input_tokens: i64,
+    /// Cost, micro-USD.
+    pub cost_micro_usd: i64,
+}
+
+impl UsageTotals {
+    /// Adds one request's numbers.
+    pub fn add(&mut self, r: &UsageRecord) {
+        self.requests += 1;
+        self.errors += i64::from(r.outcome != "ok");
+        self.input_tokens += r.input_tokens;
+        self.output_tokens += r.output_tokens;
+        self.cache_read_input_tokens += r.cache_read_input_tokens;
+        self.cache_creation_5m_input_tokens += r.cache_creation_5m_input_tokens;
+        self.cache_creation_1h_input_tokens += r.cache_creation_1h_input_tokens;
+        self.cost_micro_usd += r.cost_micro_usd;
+    }
+}
+
+/// Counter columns of the roll-up tables, in [`UsageTotals`] field order.
+pub(super) const COUNTERS: [&str; 8] = [
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_5m_input_tokens",
+    "cache_creation_1h_input_tokens",
+    "cost_micro_usd",
+];
+
+/// A bind value of a statement whose `WHERE` is built at run time.
+pub(super) enum Arg<'a> {
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Text(&'a str),
+}
+
+/// Binds every [`Arg`] of `$args`, in order, to the query `$q`.
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                $crate::db::usage_stats::Arg::Int(v) => q.bind(*v),
+                $crate::db::usage_stats::Arg::Text(s) => q.bind(*s),
+            };
+        }
+        q
+    }};
+}
+pub(super) use bind_args;
+
+/// `AND`-joined conditions with `?` placeholders and their values, in order.
+#[derive(Default)]
+pub(super) struct Where<'a> {
+    conds: Vec<&'static str>,
+    /// Values of the placeholders, in order.
+    pub args: Vec<Arg<'a>>,
+}
+
+impl<'a> Where<'a> {
+    /// Adds `cond` (one `?`) with `v`, unless `v` is `None`.
+    pub fn int(&mut self, cond: &'static str, v: Option<i64>) -> &mut Self {
+        if let Some(v) = v {
+            self.conds.push(cond);
+            self.args.push(Arg::Int(v));
+        }
+        self
+    }
+
+    /// Adds `cond` (one `?`) with `v`, unless `v` is `None`.
+    pub fn text(&mut self, cond: &'static str, v: Option<&'a str>) -> &mut Self {
+        if let Some(v) = v {
+            self.conds.push(cond);
+            self.args.push(Arg::Text(v));
+        }
+        self
+    }
+
+    /// `" WHERE a AND b"`, or `""` without conditions.
+    pub fn sql(&self) -> String {
+        if self.conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conds.join(" AND "))
+        }
+    }
+}
+
+/// Narrows the roll-ups read; `None` matches everything. Account 0 means "no account reached".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RollupFilter {
+    /// Owner of the keys.
+    pub user_id: Option<i64>,
+    /// Key.
+    pub api_key_id: Option<i64>,
+    /// Account.
+    pub account_id: Option<i64>,
+}
+
+/// The dimension [`totals_by`] groups on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupDim {
+    /// Requested model.
+    Model,
+    /// Account id (`"0"`: no account reached).
+    Account,
+    /// API key id.
+    ApiKey,
+    /// User id.
+    User,
+}
+
+/// The sums of one day.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct DayTotals {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// The sums (serialized flat).
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub totals: UsageTotals,
+}
+
+/// The sums of one UTC hour.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct HourTotals {
+    /// Start of the hour, epoch ms.
+    pub hour_start: i64,
+    /// The sums (serialized flat).
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub totals: UsageTotals,
+}
+
+/// The sums of one value of a [`RollupDim`].
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize)]
+pub struct DimTotals {
+    /// The model name, or the id as text.
+    pub key: String,
+    /// The sums (serialized flat).
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub totals: UsageTotals,
+}
+
+/// Spend of one key, to rebuild the limit counters at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow, Serialize)]
+pub struct KeyCost {
+    /// Key.
+    pub api_key_id: i64,
+    /// Spend over all time, micro-USD.
+    pub total_micro_usd: i64,
+    /// Spend on the given day, micro-USD.
+    pub today_micro_usd: i64,
+}
+
+/// `CAST(COALESCE(SUM(c),0) AS SIGNED INTEGER) AS c` for every counter (MySQL's `SUM` is a
+/// DECIMAL, which does not decode into `i64`).
+fn sums() -> String {
+    COUNTERS
+        .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS SIGNED INTEGER) AS {c}"))
+        .join(", ")
+}
+
+fn rollup_where<'a>(f: &RollupFilter) -> Where<'a> {
+    let mut w = Where::default();
+    w.int("user_id = ?", f.user_id)
+        .int("api_key_id = ?", f.api_key_id)
+        .int("account_id = ?", f.account_id);
+    w
+}
+
+/// Per-day sums for the days `from_day..=to_day`, oldest first; days without traffic are
+/// absent.
+pub async fn daily_totals(
+    db: &Db,
+    filter: &RollupFilter,
+    from_day: &str,
+    to_day: &str,
+) -> DbResult<Vec<DayTotals>> {
+    let mut w = rollup_where(filter);
+    w.text("day >= ?", Some(from_day))
+        .text("day <= ?", Some(to_day));
+    let sql = format!(
+        "SELECT day, {} FROM usage_daily{} GROUP BY day ORDER BY day",
+        sums(),
+        w.sql()
+    );
+    on_db!(db, p => bind_args!(sqlx::query_as::<_, DayTotals>(&sql), &w.args)
+        .fetch_all(p)
+        .await
+        .map_err(DbError::from))
+}
+
+/// Per-hour sums for the hours starting in `[from_ms, to_ms)`, oldest first; hours without
+/// traffic are absent.
+pub async fn hourly_totals(
+    db: &Db,
+    filter: &RollupFilter,
+    from_ms: i64,
+    to_ms: i64,
+) -> DbResult<Vec<HourTotals>> {
+    let mut w = rollup_where(filter);
+    w.int("hour_start >= ?", Some(from_ms))
+        .int("hour_start < ?", Some(to_ms));
+    let sql = format!(
+        "SELECT hour_start, {} FROM usage_hourly{} GROUP BY hour_start ORDER BY hour_start",
+        sums(),
+        w.sql()
+    );
+    on_db!(db, p => bind_args!(sqlx::query_as::<_, HourTotals>(&sql), &w.args)
+        .fetch_all(p)
+        .await
+        .map_err(DbError::from))
+}
+
+/// Sums per model, account, key or user over the days `from_day..=to_day`, highest cost
+/// first (ties by key).
+pub async fn totals_by(
+    db: &Db,
+    dim: RollupDim,
+    filter: &RollupFilter,
+    from_day: &str,
+    to_day: &str,
+) -> DbResult<Vec<DimTotals>> {
+    let column = match dim {
+        RollupDim::Model => "model",
+        RollupDim::Account => "account_id",
+        RollupDim::ApiKey => "api_key_id",
+        RollupDim::User => "user_id",
+    };
+    let key = if dim == RollupDim::Model {
+        column.to_string()
+    } else {
+        format!("CAST({column} AS CHAR)")
+    };
+    let mut w = rollup_where(filter);
+    w.text("day >= ?", Some(from_day))
+        .text("day <= ?", Some(to_day));
+    let sql = format!(
+        "SELECT {key} AS `key`, {} FROM usage_daily{} GROUP BY {column}",
+        sums(),
+        w.sql()
+    );
+    let mut rows = on_db!(db, p => bind_args!(sqlx::query_as::<_, DimTotals>(&sql), &w.args)
+        .fetch_all(p)
+        .await)?;
+    rows.sort_by(|a, b| {
+        b.totals
+            .cost_micro_usd
+            .cmp(&a.totals.cost_micro_usd)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    Ok(rows)
+}
+
+/// Spend of key `api_key_id` from `day` on (inclusive), micro-USD.
+pub async fn key_spend_since_day(db: &Db, api_key_id: i64, day: &str) -> DbResult<i64> {
+    on_db!(db, p => sqlx::query_scalar::<_, i64>(
+        "SELECT CAST(COALESCE(SUM(cost_micro_usd), 0) AS SIGNED INTEGER) FROM usage_daily \
+         WHERE api_key_id = ? AND day >= ?",
+    )
+    .bind(api_key_id)
+    .bind(day)
+    .fetch_one(p)
+    .await
+    .map_err(DbError::from))
+}
+
+/// Total and `today_day` spend of every key that has any roll-up, by key id (the limit
+/// counters are rebuilt from this at start).
+pub async fn key_costs(db: &Db, today_day: &str) -> DbResult<Vec<KeyCost>> {
+    on_db!(db, p => sqlx::query_as::<_, KeyCost>(
+        "SELECT api_key_id, CAST(COALESCE(SUM(cost_micro_usd), 0) AS SIGNED INTEGER) AS total_micro_usd, \
+         CAST(COALESCE(SUM(CASE WHEN day = ? THEN cost_micro_usd ELSE 0 END), 0) AS SIGNED INTEGER) \
+         AS today_micro_usd FROM usage_daily GROUP BY api_key_id ORDER BY api_key_id",
+    )
+    .bind(today_day)
+    .fetch_all(p)
+    .await
+    .map_err(DbError::from))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::db::usage::tests::{expected, sample_records, utc_day, BASE, DAY_MS};
+    use crate::db::usage::{insert_batch, UsageRecord};
+    use crate::db_test;
+
+    const HOUR_MS: i64 = 3_600_000;
+
+    fn filters() -> Vec<RollupFilter> {
+        let f = RollupFilter::default();
+        vec![
+            f,
+            RollupFilter {
+                api_key_id: Some(2),
+                ..f
+            },
+            RollupFilter {
+                user_id: Some(10),
+                ..f
+            },
+            RollupFilter {
+                account_id: Some(0),
+                ..f
+            },
+            RollupFilter {
+                user_id: Some(11),
+                account_id: Some(3),
+                ..f
+            },
+            RollupFilter {
+                api_key_id: Some(99),
+                ..f
+            },
+        ]
+    }
+
+    fn matches(f: &RollupFilter, r: &UsageRecord) -> bool {
+        f.user_id.is_none_or(|u| r.user_id == u)
+            && f.api_key_id.is_none_or(|k| r.api_key_id == k)
+            && f.account_id.is_none_or(|a| r.account_id.unwrap_or(0) == a)
+    }
+
+    /// Groups the matching `records` by `bucket` and sums each group.
+    fn grouped<K: Ord>(
+        records: &[UsageRecord],
+        keep: impl Fn(&UsageRecord) -> bool,
+        bucket: impl Fn(&UsageRecord) -> K,
+    ) -> Vec<(K, UsageTotals)> {
+        let mut groups: BTreeMap<K, Vec<&UsageRecord>> = BTreeMap::new();
+        for r in records.iter().filter(|r| keep(r)) {
+            groups.entry(bucket(r)).or_default().push(r);
+        }
+        groups
+            .into_iter()
+            .map(|(k, rs)| (k, expected(rs)))
+            .collect()
+    }
+
+    db_test!(daily_totals_equal_the_sums_of_the_records, |db| {
+        let records = sample_records();
+        insert_batch(&db, &records, chrono_tz::UTC).await.unwrap();
+        for f in filters() {
+            let want = grouped(&records, |r| matches(&f, r), utc_day);
+            let got = daily_totals(&db, &f, "2026-01-01", "2026-01-02")
+                .await
+                .unwrap();
+            let got: Vec<_> = got.into_iter().map(|d| (d.day, d.totals)).collect();
+            assert_eq!(got, want, "{f:?}");
+
+            let want_second: Vec<_> = want
+                .into_iter()
+                .filter(|(d, _)| d == "2026-01-02")
+                .collect();
+            let got = daily_totals(&db, &f, "2026-01-02", "2026-01-31")
+                .await
+                .unwrap();
+            let got: Vec<_> = got.into_iter().map(|d| (d.day, d.totals)).collect();
+            assert_eq!(got, want_second, "{f:?}");
+        }
+        assert!(
+            daily_totals(&db, &RollupFilter::default(), "2025-12-01", "2025-12-31")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    });
+
+    db_test!(hourly_totals_equal_the_sums_of_the_records, |db| {
+        let records = sample_records();
+        insert_batch(&db, &records, chrono_tz::UTC).await.unwrap();
+        let hour = |r: &UsageRecord| BASE + (r.created_at - BASE) / HOUR_MS * HOUR_MS;
+        for f in filters() {
+            let want = grouped(&records, |r| matches(&f, r), hour);
+            let got = hourly_totals(&db, &f, BASE, BASE + 2 * DAY_MS)
+                .await
+                .unwrap();
+            let got: Vec<_> = got.into_iter().map(|h| (h.hour_start, h.totals)).collect();
+            assert_eq!(got, want, "{f:?}");
+        }
+        let (from, to) = (BASE + 5 * HOUR_MS, BASE + 20 * HOUR_MS);
+        let in_range = |r: &UsageRecord| r.created_at >= from && r.created_at < to;
+        let want = grouped(&records, in_range, hour);
+        assert!(want.len() > 5);
+        let got = hourly_totals(&db, &RollupFilter::default(), from, to)
+            .await
+            .unwrap();
+        let got: Vec<_> = got.into_iter().map(|h| (h.hour_start, h.totals)).collect();
+        assert_eq!(got, want);
+    });
+
+    db_test!(totals_by_dimension_equal_the_sums_of_the_records, |db| {
+        let records = sample_records();
+        insert_batch(&db, &records, chrono_tz::UTC).await.unwrap();
+        type KeyOf = fn(&UsageRecord) -> String;
+        let dims: [(RollupDim, KeyOf); 4] = [
+            (RollupDim::Model, |r| r.model.clone()),
+            (RollupDim::Account, |r| {
+                r.account_id.unwrap_or(0).to_string()
+            }),
+            (RollupDim::ApiKey, |r| r.api_key_id.to_string()),
+            (RollupDim::User, |r| r.user_id.to_string()),
+        ];
+        for (dim, key) in dims {
+            for f in filters() {
+                for (from, to) in [("2026-01-01", "2026-01-02"), ("2026-01-02", "2026-01-02")] {
+                    let keep = |r: &UsageRecord| matches(&f, r) && utc_day(r).as_str() >= from;
+                    let mut want = grouped(&records, keep, key);
+                    want.sort_by(|a, b| {
+                        b.1.cost_micro_usd
+                            .cmp(&a.1.cost_micro_usd)
+                            .then(a.0.cmp(&b.0))
+                    });
+                    let got = totals_by(&db, dim, &f, from, to).await.unwrap();
+                    let got: Vec<_> = got.into_iter().map(|d| (d.key, d.totals)).collect();
+                    assert_eq!(got, want, "{dim:?} {f:?} {from}");
+                }
+            }
+        }
+    });
+
+    db_test!(key_costs_split_today_from_the_total, |db| {
+        let records = sample_records();
+        insert_batch(&db, &records, chrono_tz::UTC).await.unwrap();
+        let got = key_costs(&db, "2026-01-02").await.unwrap();
+        let want: Vec<KeyCost> = (1..=3)
+            .map(|k| {
+                let of_key = || records.iter().filter(move |r| r.api_key_id == k);
+                KeyCost {
+                    api_key_id: k,
+                    total_micro_usd: of_key().map(|r| r.cost_micro_usd).sum(),
+                    today_micro_usd: of_key()
+                        .filter(|r| r.created_at >= BASE + DAY_MS)
+                        .map(|r| r.cost_micro_usd)
+                        .sum(),
+                }
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert!(want
+            .iter()
+            .all(|k| k.today_micro_usd > 0 && k.today_micro_usd < k.total_micro_usd));
+
+        for k in &want {
+            let today = key_spend_since_day(&db, k.api_key_id, "2026-01-02")
+                .await
+                .unwrap();
+            assert_eq!(today, k.today_micro_usd);
+            let all = key_spend_since_day(&db, k.api_key_id, "2026-01-01")
+                .await
+                .unwrap();
+            assert_eq!(all, k.total_micro_usd);
+        }
+        assert_eq!(key_spend_since_day(&db, 99, "2026-01-01").await.unwrap(), 0);
+        let none_today = key_costs(&db, "2026-02-01").await.unwrap();
+        assert!(none_today.iter().all(|k| k.today_micro_usd == 0));
+    });
+
+    db_test!(an_empty_database_reads_as_no_usage, |db| {
+        let f = RollupFilter::default();
+        assert!(daily_totals(&db, &f, "2026-01-01", "2026-12-31")
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(hourly_totals(&db, &f, 0, i64::MAX)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(
+            totals_by(&db, RollupDim::Model, &f, "2026-01-01", "2026-12-31")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(key_costs(&db, "2026-01-01").await.unwrap().is_empty());
+        assert_eq!(key_spend_since_day(&db, 1, "2026-01-01").await.unwrap(), 0);
+    });
+}
