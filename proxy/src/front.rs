@@ -173,6 +173,7 @@ impl ProxyHttp for FrontDoor {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

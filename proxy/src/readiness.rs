@@ -66,6 +66,7 @@ pub async fn monitor_db(db: Db, ready: Arc<Readiness>, every: Duration) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

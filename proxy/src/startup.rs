@@ -144,17 +144,15 @@ pub async fn reset_admin_password(config: &Config) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn browse_urls_replace_unspecified_hosts() {
         assert_eq!(
-            browse_url("0.0.0.0:8080".parse().unwrap_or_else(|_| unreachable!())),
+            browse_url("0.0.0.0:8080".parse().unwrap()),
             "http://127.0.0.1:8080"
         );
-        assert_eq!(
-            browse_url("[::1]:9".parse().unwrap_or_else(|_| unreachable!())),
-            "http://[::1]:9"
-        );
+        assert_eq!(browse_url("[::1]:9".parse().unwrap()), "http://[::1]:9");
     }
 }
