@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building the relay needs on a fresh Debian/Ubuntu machine, skipping what is
-# already there: cmake (Pingora's zlib-ng build) and a C toolchain. Rust itself comes from
+# already there: cmake (Pingora's zlib-ng build), a C toolchain, and the Anthropic Python SDK
+# used by the tests. Rust itself comes from
 # rustup (https://rustup.rs) and is not installed here.
 set -euo pipefail
 
@@ -16,6 +17,12 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}"
+fi
+
+# The hot-path tests drive the relay with the official Anthropic Python SDK.
+if ! python3 -c "import anthropic" >/dev/null 2>&1; then
+  echo "installing the Anthropic Python SDK for the tests"
+  python3 -m pip install --quiet anthropic || python3 -m pip install --quiet --user anthropic
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

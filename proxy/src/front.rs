@@ -15,27 +15,37 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, Result};
 use serde_json::json;
 
-use crate::error::{write_error, write_json, ErrorKind};
+use crate::error::write_json;
 use crate::readiness::Readiness;
+use crate::relay::row::PendingRow;
+use crate::relay::Relay;
 use crate::request_id::request_id;
 
 /// Per-request context.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct RequestCtx {
     /// The id echoed in `x-request-id` / `request-id` and written on the usage row.
     pub request_id: String,
+    /// The usage row of an authenticated relay request; sent when the context is dropped.
+    pub row: Option<PendingRow>,
 }
 
 /// The front door service.
 pub struct FrontDoor {
     admin_addr: SocketAddr,
     ready: Arc<Readiness>,
+    relay: Arc<Relay>,
 }
 
 impl FrontDoor {
-    /// A front door forwarding non-relay paths to the admin sidecar at `admin_addr`.
-    pub fn new(admin_addr: SocketAddr, ready: Arc<Readiness>) -> Self {
-        Self { admin_addr, ready }
+    /// A front door serving the relay routes with `relay` and forwarding other paths to the
+    /// admin sidecar at `admin_addr`.
+    pub fn new(admin_addr: SocketAddr, ready: Arc<Readiness>, relay: Arc<Relay>) -> Self {
+        Self {
+            admin_addr,
+            ready,
+            relay,
+        }
     }
 }
 
@@ -91,8 +101,8 @@ impl ProxyHttp for FrontDoor {
                 write_json(session, 200, Bytes::new(), &rid, &[]).await?;
             }
             Route::Relay => {
-                let message = format!("no relay route for {} {}", req.method, req.uri.path());
-                write_error(session, ErrorKind::NotFound, &message, &rid, None).await?;
+                let relay = self.relay.clone();
+                relay.handle(session, ctx).await?;
             }
             Route::Admin => return Ok(false),
         }

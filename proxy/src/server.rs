@@ -14,10 +14,21 @@ use tokio::runtime::Runtime;
 
 use crate::front::FrontDoor;
 use crate::readiness::{monitor_db, Readiness};
+use crate::relay::Relay;
+use crate::snapshot::SnapshotStore;
 use crate::startup::{prepare, Prepared};
+use crate::upstream::Upstream;
+use pingora::connectors::http::Connector;
+use pingora::connectors::ConnectorOptions;
+use relay_shared::pricing::PriceTable;
+use relay_shared::usage_pipeline::UsagePipeline;
 
 /// How often the database is probed for `/ready`.
 const DB_PROBE_EVERY: Duration = Duration::from_secs(2);
+/// How often the change version is checked (an admin change reaches the relay within this).
+const SNAPSHOT_POLL_EVERY: Duration = Duration::from_millis(250);
+/// Longest wait for the usage pipeline to flush at shutdown.
+const USAGE_FLUSH_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn core_runtime() -> anyhow::Result<Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -58,12 +69,34 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
         core.block_on(start_admin(&config, &prepared))?;
     }
     ready.set_db(Ok(()));
-    ready.set_snapshot_loaded();
     core.spawn(monitor_db(
         prepared.db.clone(),
         ready.clone(),
         DB_PROBE_EVERY,
     ));
+
+    let store = Arc::new(SnapshotStore::new(
+        prepared.secrets.secret_box.clone(),
+        config.relay.anthropic_base_url.clone(),
+    ));
+    let version = core.block_on(relay_shared::db::settings::change_version(&prepared.db))?;
+    core.block_on(store.reload(&prepared.db, version))
+        .context("cannot load keys and accounts")?;
+    ready.set_snapshot_loaded();
+    core.spawn(
+        store
+            .clone()
+            .watch(prepared.db.clone(), ready.clone(), SNAPSHOT_POLL_EVERY),
+    );
+    let (sink, pipeline) = {
+        let _guard = core.enter();
+        UsagePipeline::start(
+            prepared.db.clone(),
+            config.usage.clone(),
+            config.server.data_dir.clone(),
+            config.tz(),
+        )
+    };
 
     let data_dir = std::path::absolute(&config.server.data_dir)
         .unwrap_or_else(|_| config.server.data_dir.clone());
@@ -78,9 +111,27 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
     };
     let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
     server.bootstrap();
+    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
+        &server.configuration,
+    )));
+    let relay = Arc::new(Relay {
+        store,
+        upstream: Upstream::new(connector, &config.relay),
+        prices: Arc::new(PriceTable::from_config(&config.pricing)),
+        known_models: config
+            .pricing
+            .models
+            .keys()
+            .filter(|m| !m.contains('*'))
+            .cloned()
+            .collect(),
+        sink,
+        max_body: config.relay.max_body_bytes,
+        max_attempts: config.scheduler.max_attempts,
+    });
     let mut front = pingora::proxy::http_proxy_service(
         &server.configuration,
-        FrontDoor::new(config.admin_addr(), ready),
+        FrontDoor::new(config.admin_addr(), ready, relay),
     );
     let listen = config.server_addr().to_string();
     front.add_tcp(&listen);
@@ -88,7 +139,13 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
     tracing::info!(%listen, "front door listening");
     server.run(RunArgs::default());
 
-    tracing::info!("front door stopped; closing the database");
+    tracing::info!("front door stopped; flushing usage rows");
+    let report = core.block_on(pipeline.shutdown(USAGE_FLUSH_TIMEOUT));
+    tracing::info!(
+        written = report.written,
+        spilled = report.spilled,
+        "usage rows flushed; closing the database"
+    );
     core.block_on(prepared.db.close());
     core.shutdown_timeout(Duration::from_secs(5));
     Ok(())

@@ -5,7 +5,10 @@ pub mod bootstrap;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod glob;
 pub mod models;
+pub mod pricing;
 pub mod secrets;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod usage_pipeline;

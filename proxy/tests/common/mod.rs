@@ -3,6 +3,10 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fixture;
+pub mod forwarder;
+pub mod mock;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -120,7 +124,7 @@ impl Relay {
             let _ = Command::new("kill")
                 .args(["-INT", &child.id().to_string()])
                 .status();
-            let deadline = Instant::now() + Duration::from_secs(15);
+            let deadline = Instant::now() + Duration::from_secs(40);
             while Instant::now() < deadline {
                 if child.try_wait().unwrap().is_some() {
                     return;

@@ -12,7 +12,7 @@ use super::usage_stats::{bind_args, UsageTotals, Where, COUNTERS};
 use super::{on_db, Db, DbError, DbResult, Page};
 
 /// One relayed request, as written to `usage_logs` (every column but `id`).
-#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromRow, Serialize, Deserialize)]
 pub struct UsageRecord {
     /// Unique request id; a replayed record with a known id is ignored.
     pub request_id: String,

@@ -1,0 +1,233 @@
+//! The relay routes (SPEC §2.1) in handler mode: authenticate from the snapshot, read and
+//! check the body, choose an account, run the upstream exchange (failing over while nothing
+//! has reached the client), and stream the answer back while counting tokens.
+
+mod attempt;
+mod models;
+pub mod row;
+mod stream;
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+use relay_shared::glob;
+use relay_shared::models::Outcome;
+use relay_shared::pricing::PriceTable;
+use relay_shared::usage_pipeline::UsageSink;
+
+use crate::auth::authenticate;
+use crate::body;
+use crate::error::{write_error, ErrorKind};
+use crate::front::RequestCtx;
+use crate::snapshot::SnapshotStore;
+use crate::upstream::Upstream;
+use row::PendingRow;
+
+/// The relay's long-lived parts, shared by every request.
+pub struct Relay {
+    /// Keys, accounts and groups.
+    pub store: Arc<SnapshotStore>,
+    /// Upstream connections.
+    pub upstream: Upstream,
+    /// Model prices.
+    pub prices: Arc<PriceTable>,
+    /// Model ids listed by `GET /v1/models` (before filtering by key and group).
+    pub known_models: Vec<String>,
+    /// Where usage rows go.
+    pub sink: UsageSink,
+    /// Largest request body.
+    pub max_body: u64,
+    /// Accounts tried per request.
+    pub max_attempts: u32,
+}
+
+/// Which relay endpoint a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Messages,
+    CountTokens,
+    Models,
+}
+
+fn endpoint(method: &http::Method, path: &str) -> Option<Endpoint> {
+    let path = path.strip_prefix("/claude-code").unwrap_or(path);
+    match (method.as_str(), path.trim_end_matches('/')) {
+        ("POST", "/v1/messages") => Some(Endpoint::Messages),
+        ("POST", "/v1/messages/count_tokens") => Some(Endpoint::CountTokens),
+        ("GET", "/v1/models") => Some(Endpoint::Models),
+        _ => None,
+    }
+}
+
+enum BodyRead {
+    Ok(Bytes),
+    TooLarge,
+    ClientGone,
+}
+
+async fn read_body(session: &mut Session, max: u64) -> BodyRead {
+    let declared = session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return BodyRead::TooLarge;
+    }
+    let cap = usize::try_from(declared.unwrap_or(64 * 1024).min(max)).unwrap_or(64 * 1024);
+    let mut buf = BytesMut::with_capacity(cap);
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if (buf.len() + chunk.len()) as u64 > max {
+                    return BodyRead::TooLarge;
+                }
+                if buf.is_empty() && declared == Some(chunk.len() as u64) {
+                    return BodyRead::Ok(chunk);
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => return BodyRead::Ok(buf.freeze()),
+            Err(_) => return BodyRead::ClientGone,
+        }
+    }
+}
+
+/// Discards the unread request body, at most `limit` bytes and [`DRAIN_TIME`].
+async fn drain_body(session: &mut Session, limit: u64) {
+    let mut seen = 0u64;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Ok(Some(chunk)) = session.read_request_body().await {
+            seen += chunk.len() as u64;
+            if seen > limit {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Longest time spent discarding a refused body.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Relay {
+    /// Serves one relay request completely (the caller returns `Ok(true)` to Pingora).
+    pub async fn handle(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
+        let rid = ctx.request_id.clone();
+        let (method, path) = (
+            session.req_header().method.clone(),
+            session.req_header().uri.path().to_string(),
+        );
+        let Some(ep) = endpoint(&method, &path) else {
+            let msg = format!("no relay route for {method} {path}");
+            return write_error(session, ErrorKind::NotFound, &msg, &rid, None).await;
+        };
+        let snap = self.store.load();
+        let key = match authenticate(&snap, session.req_header(), relay_shared::db::now_ms()) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::info!(request_id = %rid, reason = ?e, "relay key refused");
+                session.set_keepalive(None);
+                return write_error(session, ErrorKind::Authentication, e.message(), &rid, None)
+                    .await;
+            }
+        };
+        if ep == Endpoint::Models {
+            return models::answer(self, session, &snap, &key, &rid).await;
+        }
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let ua = session
+            .req_header()
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let row = ctx.row.insert(PendingRow::start(
+            self.sink.clone(),
+            self.prices.clone(),
+            &rid,
+            key.user_id,
+            key.id,
+            key.group_id,
+            client_ip,
+            &ua,
+        ));
+        if ep == Endpoint::CountTokens {
+            row.record.route_reason = "count_tokens".into();
+        }
+
+        let body = match read_body(session, self.max_body).await {
+            BodyRead::Ok(b) => b,
+            BodyRead::TooLarge => {
+                row.end(413, Outcome::RelayError, Some("request_too_large"));
+                session.set_keepalive(None);
+                let msg = format!(
+                    "request body is larger than the limit of {} bytes",
+                    self.max_body
+                );
+                write_error(session, ErrorKind::RequestTooLarge, &msg, &rid, None).await?;
+                // Read (and drop) the rest so the client sees the answer instead of a reset.
+                drain_body(session, self.max_body.saturating_mul(2)).await;
+                return Ok(());
+            }
+            BodyRead::ClientGone => {
+                row.end(499, Outcome::ClientClosed, None);
+                return Ok(());
+            }
+        };
+        let meta = match body::parse(&body) {
+            Ok(m) => m,
+            Err(e) => {
+                row.end(400, Outcome::RelayError, Some("invalid_request_error"));
+                return write_error(
+                    session,
+                    ErrorKind::InvalidRequest,
+                    &e.to_string(),
+                    &rid,
+                    None,
+                )
+                .await;
+            }
+        };
+        row.record.model = meta.model.clone();
+        row.record.stream = meta.stream;
+        if !glob::allowed(&key.allowed_models, &meta.model) {
+            row.end(403, Outcome::RelayError, Some("permission_error"));
+            let msg = format!("this API key may not use the model {}", meta.model);
+            return write_error(session, ErrorKind::Permission, &msg, &rid, None).await;
+        }
+        attempt::run(self, session, row, &snap, &key, &meta, body, &rid).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_accept_the_claude_code_prefix_and_any_query() {
+        let post = http::Method::POST;
+        assert_eq!(endpoint(&post, "/v1/messages"), Some(Endpoint::Messages));
+        assert_eq!(
+            endpoint(&post, "/claude-code/v1/messages"),
+            Some(Endpoint::Messages)
+        );
+        assert_eq!(
+            endpoint(&post, "/v1/messages/count_tokens"),
+            Some(Endpoint::CountTokens)
+        );
+        assert_eq!(
+            endpoint(&http::Method::GET, "/claude-code/v1/models"),
+            Some(Endpoint::Models)
+        );
+        assert_eq!(endpoint(&http::Method::GET, "/v1/messages"), None);
+        assert_eq!(endpoint(&post, "/v1/complete"), None);
+    }
+}

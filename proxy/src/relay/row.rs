@@ -1,0 +1,131 @@
+//! The usage row of one request (SPEC §2.5, §5): filled in as the request goes and sent to the
+//! pipeline when the request context is dropped, so every authenticated request produces
+//! exactly one row, even when its task is cancelled (client gone, fast shutdown).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use relay_shared::db::usage::UsageRecord;
+use relay_shared::models::Outcome;
+use relay_shared::pricing::{PriceMatch, PriceTable};
+use relay_shared::usage_pipeline::UsageSink;
+
+use crate::accounting::Usage;
+
+/// Longest user agent kept on a row.
+const MAX_USER_AGENT: usize = 255;
+
+/// A row in the making.
+pub struct PendingRow {
+    sink: UsageSink,
+    prices: Arc<PriceTable>,
+    started: Instant,
+    /// The row; `created_at` is set at the start.
+    pub record: UsageRecord,
+    /// Token counts seen so far.
+    pub usage: Usage,
+    /// When the first response byte reached the relay.
+    pub first_byte: Option<Instant>,
+    finished: bool,
+}
+
+impl PendingRow {
+    /// Starts the row of an authenticated request.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        sink: UsageSink,
+        prices: Arc<PriceTable>,
+        request_id: &str,
+        user_id: i64,
+        api_key_id: i64,
+        group_id: i64,
+        client_ip: String,
+        user_agent: &str,
+    ) -> Self {
+        let mut ua = user_agent.to_string();
+        if ua.len() > MAX_USER_AGENT {
+            let mut cut = MAX_USER_AGENT;
+            while !ua.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            ua.truncate(cut);
+        }
+        Self {
+            sink,
+            prices,
+            started: Instant::now(),
+            record: UsageRecord {
+                request_id: request_id.to_string(),
+                created_at: relay_shared::db::now_ms(),
+                user_id,
+                api_key_id,
+                group_id,
+                status_code: 499,
+                outcome: Outcome::ClientClosed.as_str().to_string(),
+                client_ip,
+                user_agent: ua,
+                ..UsageRecord::default()
+            },
+            usage: Usage::default(),
+            first_byte: None,
+            finished: false,
+        }
+    }
+
+    /// Sets the final status, outcome and error type.
+    pub fn end(&mut self, status: u16, outcome: Outcome, error_type: Option<&str>) {
+        self.record.status_code = i64::from(status);
+        self.record.outcome = outcome.as_str().to_string();
+        self.record.error_type = error_type.map(str::to_string);
+    }
+
+    /// How the price was matched, once the row is complete (for metrics).
+    fn complete(&mut self) -> PriceMatch {
+        let r = &mut self.record;
+        let u = &self.usage;
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        r.input_tokens = as_i64(u.input);
+        r.output_tokens = as_i64(u.output);
+        r.cache_read_input_tokens = as_i64(u.cache_read);
+        r.cache_creation_5m_input_tokens = as_i64(u.cache_write_5m);
+        r.cache_creation_1h_input_tokens = as_i64(u.cache_write_1h);
+        if r.upstream_model.is_empty() {
+            r.upstream_model = r.model.clone();
+        }
+        let (cost, matched) = self.prices.cost(&r.upstream_model, u);
+        r.cost_micro_usd = cost;
+        r.duration_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        r.ttfb_ms = self
+            .first_byte
+            .map(|t| i64::try_from(t.duration_since(self.started).as_millis()).unwrap_or(i64::MAX));
+        matched
+    }
+}
+
+impl Drop for PendingRow {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let matched = self.complete();
+        if matches!(matched, PriceMatch::Default) && self.record.cost_micro_usd > 0 {
+            tracing::debug!(model = %self.record.upstream_model, "priced by the default price");
+        }
+        tracing::info!(
+            request_id = %self.record.request_id,
+            key_id = self.record.api_key_id,
+            account_id = ?self.record.account_id,
+            model = %self.record.model,
+            status = self.record.status_code,
+            outcome = %self.record.outcome,
+            input = self.record.input_tokens,
+            output = self.record.output_tokens,
+            cost_micro_usd = self.record.cost_micro_usd,
+            duration_ms = self.record.duration_ms,
+            "relayed"
+        );
+        let record = std::mem::take(&mut self.record);
+        self.sink.record(record);
+    }
+}

@@ -1,0 +1,226 @@
+//! A seeded relay for hot-path tests: a fresh database (SQLite or MySQL) holding a user, the
+//! default group, one console account pointing at a [`Mock`], and one relay key; then the
+//! real `relay` binary started against it.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use relay_shared::crypto::{
+    generate_encryption_key, hash_relay_key, relay_key_prefix, secret_hint, SecretBox,
+};
+use relay_shared::db::usage::{LogFilter, UsageLogRow};
+use relay_shared::db::{accounts, api_keys, groups, settings, usage, users, Db, Page};
+use relay_shared::testing::TestDb;
+
+use super::mock::{Mock, Reply};
+use super::Relay;
+
+/// The client's relay key.
+pub const CLIENT_KEY: &str = "sk-relay-TestClientKey0123456789abcdefghijklmnopqrstu";
+/// The account's upstream secret.
+pub const ACCOUNT_SECRET: &str = "sk-ant-api03-MockAccountSecret-0123456789";
+
+/// Which database backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// MariaDB on 127.0.0.1:3306.
+    MySql,
+}
+
+/// Everything one hot-path test needs.
+pub struct Fixture {
+    /// Runtime for database calls from the test.
+    pub rt: tokio::runtime::Runtime,
+    /// The database.
+    pub db: TestDb,
+    /// The encryption key given to the relay.
+    pub enc_key: String,
+    /// The mock upstream.
+    pub mock: Mock,
+    /// The running relay.
+    pub relay: Relay,
+    /// Working directory of the relay.
+    pub dir: tempfile::TempDir,
+    /// Ids of the seeded rows.
+    pub user_id: i64,
+    /// Key id.
+    pub key_id: i64,
+    /// Account id.
+    pub account_id: i64,
+}
+
+/// Opens a fresh database; `None` when MySQL is unreachable outside CI.
+pub fn open(rt: &tokio::runtime::Runtime, backend: Backend) -> Option<TestDb> {
+    match backend {
+        Backend::Sqlite => Some(rt.block_on(relay_shared::testing::sqlite())),
+        Backend::MySql => rt.block_on(relay_shared::testing::mysql()),
+    }
+}
+
+/// Seeds a user, an account at `upstream` and the client key; returns (user, key, account).
+pub async fn seed(db: &Db, sb: &SecretBox, upstream: &str) -> (i64, i64, i64) {
+    let group = groups::ensure_default(db).await.unwrap();
+    let user = users::create(
+        db,
+        &users::NewUser {
+            username: "alice",
+            email: None,
+            password_hash: "$argon2id$unused",
+            role: "user",
+            must_change_password: false,
+        },
+    )
+    .await
+    .unwrap();
+    let account = accounts::create(
+        db,
+        &accounts::NewAccount {
+            name: "mock".into(),
+            platform_type: "claude_console".into(),
+            group_id: group.id,
+            request_url: upstream.into(),
+            secret_enc: Some(sb.encrypt(ACCOUNT_SECRET)),
+            secret_hint: secret_hint(ACCOUNT_SECRET),
+            access_token_enc: None,
+            refresh_token_enc: None,
+            token_expires_at: None,
+            auth_header: "x_api_key".into(),
+            priority: 100,
+            weight: 100,
+            max_concurrency: 0,
+            allowed_models: vec![],
+            model_mapping: BTreeMap::new(),
+            proxy_url_enc: None,
+            enabled: true,
+            notes: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let key = api_keys::create(
+        db,
+        &api_keys::NewApiKey {
+            user_id: user.id,
+            group_id: group.id,
+            name: "test".into(),
+            key_hash: hash_relay_key(CLIENT_KEY),
+            key_prefix: relay_key_prefix(CLIENT_KEY),
+            expires_at: None,
+            allowed_models: vec![],
+            daily_limit_micro_usd: 0,
+            total_limit_micro_usd: 0,
+            rpm_limit: 0,
+            concurrency_limit: 0,
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
+    settings::bump_change_version(db).await.unwrap();
+    (user.id, key.id, account.id)
+}
+
+impl Fixture {
+    /// Seeds a fresh database and starts the relay with `env`; `None` when the MySQL half is
+    /// skipped outside CI.
+    pub fn start(backend: Backend, reply: Reply, env: &[(&str, &str)]) -> Option<Fixture> {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let db = open(&rt, backend)?;
+        let enc_key = generate_encryption_key();
+        let sb = SecretBox::from_key_text(&enc_key).unwrap();
+        let mock = Mock::start(reply);
+        let (user_id, key_id, account_id) = rt.block_on(seed(&db.db, &sb, &mock.url()));
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Self::launch(dir.path(), 1, &db.url, &enc_key, env);
+        Some(Fixture {
+            rt,
+            db,
+            enc_key,
+            mock,
+            relay,
+            dir,
+            user_id,
+            key_id,
+            account_id,
+        })
+    }
+
+    /// Starts a relay process on `db_url` with the test secrets.
+    pub fn launch(
+        dir: &std::path::Path,
+        run: u32,
+        db_url: &str,
+        enc_key: &str,
+        env: &[(&str, &str)],
+    ) -> Relay {
+        let mut all: Vec<(&str, &str)> = vec![
+            ("RELAY__DATABASE__URL", db_url),
+            ("RELAY_ENCRYPTION_KEY", enc_key),
+            ("JWT_SECRET", "test-jwt-secret-0123456789abcdefghijklmnop"),
+            ("ADMIN_PASSWORD", "admin-password-for-tests"),
+            ("RELAY__USAGE__FLUSH_INTERVAL", "100ms"),
+        ];
+        all.extend_from_slice(env);
+        Relay::start(dir, run, &all)
+    }
+
+    /// URL of a relay path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.relay.base)
+    }
+
+    /// Every usage row, newest first.
+    pub fn rows(&self) -> Vec<UsageLogRow> {
+        rows(&self.rt, &self.db.db)
+    }
+
+    /// Waits (up to 20 s) until at least `n` usage rows exist and returns them, newest first.
+    pub fn wait_rows(&self, n: usize) -> Vec<UsageLogRow> {
+        wait_rows(&self.rt, &self.db.db, n)
+    }
+}
+
+/// Every usage row, newest first.
+pub fn rows(rt: &tokio::runtime::Runtime, db: &Db) -> Vec<UsageLogRow> {
+    let page = Page {
+        page: 1,
+        page_size: 10_000,
+    };
+    rt.block_on(usage::list_logs(db, &LogFilter::default(), page))
+        .unwrap()
+        .0
+}
+
+/// Waits (up to 20 s) until at least `n` usage rows exist.
+pub fn wait_rows(rt: &tokio::runtime::Runtime, db: &Db, n: usize) -> Vec<UsageLogRow> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = rows(rt, db);
+        if r.len() >= n || Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs a test body on SQLite and on MySQL: `on_both!(name, body_fn)` where
+/// `fn body_fn(backend: Backend)`.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$body($crate::common::fixture::Backend::Sqlite)
+            }
+            #[test]
+            fn mysql() {
+                super::$body($crate::common::fixture::Backend::MySql)
+            }
+        }
+    };
+}

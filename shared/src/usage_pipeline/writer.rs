@@ -1,0 +1,348 @@
+//! The writer task: drains the channel into a bounded in-memory buffer, writes batches with
+//! [`insert_batch`] (one at a time, bounded by a timeout, retried with exponential backoff),
+//! and decides what to do next. Spilling and replay are in [`super::spilling`], the shutdown
+//! path in [`super::flush`].
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::spill;
+use super::stats::PipelineStats;
+use super::FlushReport;
+use crate::config::UsageConfig;
+use crate::db::usage::{insert_batch, UsageRecord};
+use crate::db::{Db, DbError};
+
+/// Longest a single batch write may take before it counts as failed.
+pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
+/// First retry delay after a failed write; doubled per failure up to [`MAX_BACKOFF`].
+const BASE_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest retry delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Rows taken from the channel per wake-up.
+const RECV_CHUNK: usize = 1_024;
+/// Flush time allowed when the handle and every sink were dropped without `shutdown`.
+pub(super) const DROPPED_HANDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A batch write that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum WriteError {
+    /// The database refused the batch.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The batch took longer than the write timeout.
+    #[error("usage batch write timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+type WriteFuture = Pin<Box<dyn Future<Output = Result<u64, WriteError>> + Send>>;
+
+/// Where the rows of a write came from.
+pub(super) enum Source {
+    /// The in-memory buffer.
+    Buffer,
+    /// The spill file; `next_offset` is where the following chunk starts.
+    Spill { next_offset: u64 },
+}
+
+/// The one batch being written.
+pub(super) struct InFlight {
+    /// Shared with the future, so the rows survive the future being dropped at shutdown.
+    pub(super) rows: Arc<Vec<UsageRecord>>,
+    pub(super) source: Source,
+    fut: WriteFuture,
+}
+
+/// Unreplayed spill-file content from `offset` on, and a chunk read but not yet written.
+pub(super) struct SpillCursor {
+    pub(super) offset: u64,
+    pub(super) pending: Option<(Vec<UsageRecord>, u64)>,
+}
+
+/// State of the writer task.
+pub(super) struct Writer {
+    pub(super) db: Db,
+    pub(super) tz: Tz,
+    pub(super) batch_size: usize,
+    pub(super) buffer_rows: usize,
+    pub(super) flush_interval: Duration,
+    pub(super) spill_path: PathBuf,
+    pub(super) stats: Arc<PipelineStats>,
+    pub(super) rx: mpsc::UnboundedReceiver<UsageRecord>,
+    pub(super) buffer: VecDeque<UsageRecord>,
+    /// When the buffer last became non-empty (starts the flush interval).
+    pub(super) oldest_at: Option<Instant>,
+    pub(super) spill: Option<SpillCursor>,
+    pub(super) inflight: Option<InFlight>,
+    pub(super) failures: u32,
+    pub(super) retry_at: Option<Instant>,
+    pub(super) spill_retry_at: Option<Instant>,
+    /// Alternate buffer writes and replays so neither starves the other.
+    pub(super) prefer_spill: bool,
+}
+
+/// What woke the loop.
+enum Event {
+    Shutdown(Duration),
+    Written(Result<u64, WriteError>),
+    HandleDropped,
+    Received(usize),
+    Closed,
+    Tick,
+}
+
+impl Writer {
+    pub(super) fn new(
+        db: Db,
+        cfg: &UsageConfig,
+        data_dir: PathBuf,
+        tz: Tz,
+        stats: Arc<PipelineStats>,
+        rx: mpsc::UnboundedReceiver<UsageRecord>,
+    ) -> Self {
+        Self {
+            db,
+            tz,
+            batch_size: cfg.batch_size.max(1),
+            buffer_rows: cfg.buffer_rows.max(1),
+            flush_interval: cfg.flush_interval,
+            spill_path: data_dir.join(spill::SPILL_FILE_NAME),
+            stats,
+            rx,
+            buffer: VecDeque::new(),
+            oldest_at: None,
+            spill: None,
+            inflight: None,
+            failures: 0,
+            retry_at: None,
+            spill_retry_at: None,
+            prefer_spill: true,
+        }
+    }
+
+    /// Runs until the shutdown signal, then flushes (see [`super::flush`]).
+    pub(super) async fn run(mut self, mut stop: oneshot::Receiver<Duration>) -> FlushReport {
+        let path = self.spill_path.clone();
+        if tokio::task::spawn_blocking(move || spill::has_data(&path))
+            .await
+            .unwrap_or(true)
+        {
+            tracing::info!(path = %self.spill_path.display(), "replaying usage spill file");
+            self.spill = Some(SpillCursor {
+                offset: 0,
+                pending: None,
+            });
+        }
+        // `open`: some sink is alive; `controlled`: the handle is alive. With neither left,
+        // the writer flushes and ends on its own.
+        let (mut open, mut controlled) = (true, true);
+        let mut incoming = Vec::with_capacity(RECV_CHUNK);
+        loop {
+            self.start_work(false).await;
+            let wake = self.next_wake();
+            let event = tokio::select! {
+                biased;
+                signal = &mut stop, if controlled => match signal {
+                    Ok(timeout) => Event::Shutdown(timeout),
+                    Err(_) => Event::HandleDropped,
+                },
+                res = wait(&mut self.inflight) => Event::Written(res),
+                n = self.rx.recv_many(&mut incoming, RECV_CHUNK), if open => {
+                    if n == 0 { Event::Closed } else { Event::Received(n) }
+                }
+                () = sleep_until_opt(wake) => Event::Tick,
+            };
+            match event {
+                Event::Shutdown(timeout) => return self.flush(timeout).await,
+                Event::Written(res) => {
+                    self.finish(res);
+                }
+                Event::Received(n) => {
+                    PipelineStats::sub(&self.stats.queue_depth, n as u64);
+                    self.accept(incoming.drain(..));
+                }
+                Event::Closed => open = false,
+                Event::HandleDropped => controlled = false,
+                Event::Tick => {}
+            }
+            if !open && !controlled {
+                return self.flush(DROPPED_HANDLE_TIMEOUT).await;
+            }
+            self.enforce_bound().await;
+        }
+    }
+
+    /// Moves received rows into the buffer.
+    pub(super) fn accept(&mut self, rows: impl IntoIterator<Item = UsageRecord>) {
+        if self.buffer.is_empty() {
+            self.oldest_at = Some(Instant::now());
+        }
+        self.buffer.extend(rows);
+        self.update_buffered();
+    }
+
+    pub(super) fn update_buffered(&self) {
+        let inflight = match &self.inflight {
+            Some(InFlight {
+                rows,
+                source: Source::Buffer,
+                ..
+            }) => rows.len(),
+            _ => 0,
+        };
+        PipelineStats::set(&self.stats.buffered, (self.buffer.len() + inflight) as u64);
+    }
+
+    /// Starts the next write if one is due: a buffer batch (full, older than the flush
+    /// interval, a retry after a failure, or any size when `drain`), or the next spill chunk.
+    /// Nothing during a backoff.
+    pub(super) async fn start_work(&mut self, drain: bool) {
+        let now = Instant::now();
+        if self.inflight.is_some() || self.retry_at.is_some_and(|t| now < t) {
+            return;
+        }
+        let buffer_due = !self.buffer.is_empty()
+            && (drain
+                || self.failures > 0
+                || self.buffer.len() >= self.batch_size
+                || self
+                    .oldest_at
+                    .is_some_and(|t| now >= t + self.flush_interval));
+        let spill_due = self.spill.is_some();
+        if buffer_due && !(spill_due && self.prefer_spill) {
+            self.start_buffer_write();
+            self.prefer_spill = true;
+        } else if spill_due {
+            self.start_replay().await;
+            self.prefer_spill = false;
+        }
+    }
+
+    fn start_buffer_write(&mut self) {
+        let n = self.batch_size.min(self.buffer.len());
+        let rows: Vec<_> = self.buffer.drain(..n).collect();
+        if self.buffer.is_empty() {
+            self.oldest_at = None;
+        }
+        self.launch(rows, Source::Buffer);
+    }
+
+    pub(super) fn launch(&mut self, rows: Vec<UsageRecord>, source: Source) {
+        let rows = Arc::new(rows);
+        let (db, tz, batch) = (self.db.clone(), self.tz, Arc::clone(&rows));
+        let fut = Box::pin(async move {
+            match tokio::time::timeout(WRITE_TIMEOUT, insert_batch(&db, &batch, tz)).await {
+                Ok(res) => res.map_err(WriteError::from),
+                Err(_) => Err(WriteError::Timeout(WRITE_TIMEOUT)),
+            }
+        });
+        self.inflight = Some(InFlight { rows, source, fut });
+        self.update_buffered();
+    }
+
+    /// Settles the finished write; returns the rows the database acknowledged.
+    pub(super) fn finish(&mut self, res: Result<u64, WriteError>) -> u64 {
+        let Some(InFlight { rows, source, fut }) = self.inflight.take() else {
+            return 0;
+        };
+        drop(fut);
+        let rows = Arc::unwrap_or_clone(rows);
+        let n = rows.len() as u64;
+        match res {
+            Ok(_) => {
+                if self.failures > 0 {
+                    tracing::info!(
+                        failures = self.failures,
+                        "usage database writes succeed again"
+                    );
+                }
+                self.failures = 0;
+                self.retry_at = None;
+                match source {
+                    Source::Buffer => PipelineStats::add(&self.stats.written_rows, n),
+                    Source::Spill { next_offset } => {
+                        PipelineStats::add(&self.stats.replayed_rows, n);
+                        if let Some(cursor) = self.spill.as_mut() {
+                            cursor.offset = next_offset;
+                        }
+                    }
+                }
+                self.update_buffered();
+                n
+            }
+            Err(e) => {
+                self.failures = self.failures.saturating_add(1);
+                let backoff = BASE_BACKOFF
+                    .saturating_mul(1 << self.failures.saturating_sub(1).min(16))
+                    .min(MAX_BACKOFF);
+                self.retry_at = Some(Instant::now() + backoff);
+                PipelineStats::add(&self.stats.db_failures, 1);
+                self.stats.set_last_error(e.to_string());
+                tracing::warn!(error = %e, rows = n, retry_in = ?backoff, "usage batch write failed; rows kept for retry");
+                self.put_back(rows, source);
+                0
+            }
+        }
+    }
+
+    /// Drops the in-flight write (if any) and returns its rows to where they came from.
+    pub(super) fn abandon_inflight(&mut self) {
+        if let Some(InFlight { rows, source, fut }) = self.inflight.take() {
+            drop(fut);
+            self.put_back(Arc::unwrap_or_clone(rows), source);
+        }
+    }
+
+    /// Returns the rows of an unfinished write to where they came from.
+    fn put_back(&mut self, rows: Vec<UsageRecord>, source: Source) {
+        match source {
+            Source::Buffer => {
+                for row in rows.into_iter().rev() {
+                    self.buffer.push_front(row);
+                }
+                self.oldest_at.get_or_insert_with(Instant::now);
+            }
+            Source::Spill { next_offset } => {
+                if let Some(cursor) = self.spill.as_mut() {
+                    cursor.pending = Some((rows, next_offset));
+                }
+            }
+        }
+        self.update_buffered();
+    }
+
+    /// When the loop must wake with no other event: a retry or the flush interval.
+    fn next_wake(&self) -> Option<Instant> {
+        if self.inflight.is_some() || (self.buffer.is_empty() && self.spill.is_none()) {
+            return None;
+        }
+        // A retry time already past means `start_work` just started (or declined) the retry.
+        if let Some(t) = self.retry_at.filter(|t| *t > Instant::now()) {
+            return Some(t);
+        }
+        self.oldest_at.map(|t| t + self.flush_interval)
+    }
+}
+
+/// Completes with the in-flight write's result; pending forever when there is none.
+pub(super) async fn wait(inflight: &mut Option<InFlight>) -> Result<u64, WriteError> {
+    match inflight {
+        Some(f) => (&mut f.fut).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
