@@ -201,8 +201,15 @@ impl Accounting {
         }
     }
 
-    /// Completes a JSON body: reads the captured `usage`, `model` and error.
+    /// Completes the body: flushes the gzip decoder and reads a JSON body's captured `usage`
+    /// and `model`.
     pub fn finish(&mut self) {
+        if let Some(mut dec) = self.gzip.take() {
+            if dec.try_finish().is_ok() {
+                let rest = std::mem::take(dec.get_mut());
+                self.observe_plain(&rest);
+            }
+        }
         if let Parser::Json(capture) = &mut self.parser {
             if let Some(raw) = capture.usage.take() {
                 if let Ok(u) = serde_json::from_slice::<UsageJson>(&raw) {
@@ -273,7 +280,16 @@ data: {\"type\":\"message_stop\"}\n\n";
         for c in gz.chunks(5) {
             a.observe(c);
         }
+        a.finish();
         assert_eq!(a.usage, expected());
+
+        let json = br#"{"model":"m","content":[],"usage":{"input_tokens":17,"output_tokens":19}}"#;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(json).unwrap();
+        let mut a = Accounting::new("application/json", "gzip");
+        a.observe(&enc.finish().unwrap());
+        a.finish();
+        assert_eq!((a.usage.input, a.usage.output), (17, 19));
     }
 
     #[test]

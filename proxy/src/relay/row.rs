@@ -2,7 +2,9 @@
 //! pipeline when the request context is dropped, so every authenticated request produces
 //! exactly one row, even when its task is cancelled (client gone, fast shutdown).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use relay_shared::db::usage::UsageRecord;
@@ -14,6 +16,27 @@ use crate::accounting::Usage;
 
 /// Longest user agent kept on a row.
 const MAX_USER_AGENT: usize = 255;
+
+/// Requests billed by the `default` price because no entry matched their model (SPEC §5:
+/// counted so operators notice new models; exported with the metrics).
+pub static UNPRICED_REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// Models already reported as unpriced (each is logged once).
+static UNPRICED_MODELS: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+fn note_unpriced(model: &str) {
+    UNPRICED_REQUESTS.fetch_add(1, Ordering::Relaxed);
+    let mut seen = UNPRICED_MODELS.lock().unwrap_or_else(|e| e.into_inner());
+    if seen
+        .get_or_insert_with(HashSet::new)
+        .insert(model.to_string())
+    {
+        tracing::warn!(
+            model,
+            "model has no price entry; billed by pricing.default (add it to config.yaml)"
+        );
+    }
+}
 
 /// A row in the making.
 pub struct PendingRow {
@@ -109,8 +132,8 @@ impl Drop for PendingRow {
         }
         self.finished = true;
         let matched = self.complete();
-        if matches!(matched, PriceMatch::Default) && self.record.cost_micro_usd > 0 {
-            tracing::debug!(model = %self.record.upstream_model, "priced by the default price");
+        if matches!(matched, PriceMatch::Default) && !self.record.upstream_model.is_empty() {
+            note_unpriced(&self.record.upstream_model);
         }
         tracing::info!(
             request_id = %self.record.request_id,

@@ -50,6 +50,12 @@ pub enum Reply {
     },
     /// An SSE body written as timed pieces: (wait before, bytes).
     Timed { parts: Vec<(Duration, String)> },
+    /// Any status, extra header lines (`name: value`) and body bytes, with content-length.
+    Raw {
+        status: u16,
+        headers: Vec<String>,
+        body: Vec<u8>,
+    },
 }
 
 /// The running mock.
@@ -221,6 +227,21 @@ async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()
                 }
             }
             stream.write_all(b"0\r\n\r\n").await?;
+            stream.flush().await
+        }
+        Reply::Raw {
+            status,
+            headers,
+            body,
+        } => {
+            let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
+            for h in headers {
+                head.push_str(&h);
+                head.push_str("\r\n");
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&body).await?;
             stream.flush().await
         }
         Reply::Timed { parts } => {
