@@ -56,6 +56,17 @@ pub enum UpstreamError {
     FirstByteTimeout(u64),
 }
 
+impl UpstreamError {
+    /// A description for the client, without addresses or library details.
+    pub fn public(&self) -> String {
+        match self {
+            Self::Connect(_) => "the connection to the upstream failed".into(),
+            Self::Io(_) => "the upstream connection broke".into(),
+            Self::FirstByteTimeout(s) => format!("the upstream sent nothing for {s} s"),
+        }
+    }
+}
+
 /// A live exchange whose response header has arrived.
 pub struct Exchange {
     /// The upstream session (read the body from it).

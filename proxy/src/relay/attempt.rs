@@ -86,7 +86,7 @@ pub async fn run(
             Ok(ex) => ex,
             Err(e) => {
                 tracing::warn!(request_id = %rid, account_id = account.id, error = %e, "upstream attempt failed");
-                transport_error = Some(e.to_string());
+                transport_error = Some(e.public());
                 if tried.len() as u32 >= relay.max_attempts {
                     return refuse(
                         session,

@@ -64,6 +64,8 @@ pub struct Mock {
     pub addr: SocketAddr,
     /// Requests received, in order.
     pub requests: Arc<Mutex<Vec<Recorded>>>,
+    /// TCP connections accepted.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
     script: Arc<Mutex<VecDeque<Reply>>>,
     fallback: Arc<Mutex<Reply>>,
     _rt: tokio::runtime::Runtime,
@@ -83,11 +85,14 @@ impl Mock {
         let script = Arc::new(Mutex::new(VecDeque::new()));
         let fallback = Arc::new(Mutex::new(fallback));
         let (r, s, f) = (requests.clone(), script.clone(), fallback.clone());
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let conns = connections.clone();
         rt.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (r, s, f) = (r.clone(), s.clone(), f.clone());
                 tokio::spawn(async move {
                     let _ = serve(stream, r, s, f).await;
@@ -97,6 +102,7 @@ impl Mock {
         Mock {
             addr,
             requests,
+            connections,
             script,
             fallback,
             _rt: rt,
