@@ -16,6 +16,7 @@ use pingora::{Error, Result};
 use serde_json::json;
 
 use crate::error::write_json;
+use crate::lifecycle::{InflightGuard, Lifecycle};
 use crate::readiness::Readiness;
 use crate::relay::row::PendingRow;
 use crate::relay::Relay;
@@ -28,6 +29,8 @@ pub struct RequestCtx {
     pub request_id: String,
     /// The usage row of an authenticated relay request; sent when the context is dropped.
     pub row: Option<PendingRow>,
+    /// Counts a relay request in flight (for draining at shutdown).
+    pub inflight: Option<InflightGuard>,
 }
 
 /// The front door service.
@@ -35,16 +38,23 @@ pub struct FrontDoor {
     admin_addr: SocketAddr,
     ready: Arc<Readiness>,
     relay: Arc<Relay>,
+    life: Arc<Lifecycle>,
 }
 
 impl FrontDoor {
     /// A front door serving the relay routes with `relay` and forwarding other paths to the
     /// admin sidecar at `admin_addr`.
-    pub fn new(admin_addr: SocketAddr, ready: Arc<Readiness>, relay: Arc<Relay>) -> Self {
+    pub fn new(
+        admin_addr: SocketAddr,
+        ready: Arc<Readiness>,
+        relay: Arc<Relay>,
+        life: Arc<Lifecycle>,
+    ) -> Self {
         Self {
             admin_addr,
             ready,
             relay,
+            life,
         }
     }
 }
@@ -101,6 +111,7 @@ impl ProxyHttp for FrontDoor {
                 write_json(session, 200, Bytes::new(), &rid, &[]).await?;
             }
             Route::Relay => {
+                ctx.inflight = Some(self.life.enter());
                 let relay = self.relay.clone();
                 relay.handle(session, ctx).await?;
             }

@@ -8,6 +8,7 @@ pub mod dns;
 pub mod error;
 pub mod front;
 pub mod json_scan;
+pub mod lifecycle;
 pub mod logging;
 pub mod readiness;
 pub mod relay;

@@ -11,6 +11,7 @@ use relay_shared::db::Db;
 /// Flags read by `/ready`.
 #[derive(Debug, Default)]
 pub struct Readiness {
+    draining: AtomicBool,
     db_ok: AtomicBool,
     snapshot_loaded: AtomicBool,
     db_error: Mutex<String>,
@@ -19,6 +20,9 @@ pub struct Readiness {
 impl Readiness {
     /// `Ok` when ready, else the reason.
     pub fn check(&self) -> Result<(), String> {
+        if self.draining.load(Ordering::Acquire) {
+            return Err("shutting down".into());
+        }
         if !self.snapshot_loaded.load(Ordering::Acquire) {
             return Err("the in-memory snapshot is not loaded yet".into());
         }
@@ -27,6 +31,11 @@ impl Readiness {
             return Err(format!("the database is unreachable: {detail}"));
         }
         Ok(())
+    }
+
+    /// Marks the process as shutting down: `/ready` answers 503 from now on.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Release);
     }
 
     /// Marks the snapshot as loaded.
@@ -78,5 +87,7 @@ mod tests {
         assert!(r.check().unwrap_err().contains("connection refused"));
         r.set_db(Ok(()));
         assert_eq!(r.check(), Ok(()));
+        r.set_draining();
+        assert_eq!(r.check(), Err("shutting down".into()));
     }
 }

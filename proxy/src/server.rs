@@ -13,6 +13,7 @@ use relay_shared::config::Config;
 use tokio::runtime::Runtime;
 
 use crate::front::FrontDoor;
+use crate::lifecycle::{DrainingShutdown, Lifecycle};
 use crate::readiness::{monitor_db, Readiness};
 use crate::relay::Relay;
 use crate::snapshot::SnapshotStore;
@@ -102,7 +103,8 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
         .unwrap_or_else(|_| config.server.data_dir.clone());
     let conf = ServerConf {
         threads: config.server.threads,
-        grace_period_seconds: Some(config.server.grace_period.as_secs()),
+        // Draining happens in `DrainingShutdown` before Pingora is told to stop.
+        grace_period_seconds: Some(0),
         graceful_shutdown_timeout_seconds: Some(5),
         upstream_keepalive_pool_size: config.relay.upstream_pool_size,
         pid_file: data_dir.join("relay.pid").display().to_string(),
@@ -111,6 +113,7 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
     };
     let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
     server.bootstrap();
+    let life = Lifecycle::new(ready.clone());
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
         &server.configuration,
     )));
@@ -131,13 +134,18 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
     });
     let mut front = pingora::proxy::http_proxy_service(
         &server.configuration,
-        FrontDoor::new(config.admin_addr(), ready, relay),
+        FrontDoor::new(config.admin_addr(), ready, relay, life.clone()),
     );
     let listen = config.server_addr().to_string();
     front.add_tcp(&listen);
     server.add_service(front);
     tracing::info!(%listen, "front door listening");
-    server.run(RunArgs::default());
+    server.run(RunArgs {
+        shutdown_signal: Box::new(DrainingShutdown {
+            life,
+            grace: config.server.grace_period,
+        }),
+    });
 
     tracing::info!("front door stopped; flushing usage rows");
     let report = core.block_on(pipeline.shutdown(USAGE_FLUSH_TIMEOUT));

@@ -120,20 +120,43 @@ impl Relay {
 
     /// Stops the process (SIGINT, fast shutdown) and waits for it.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        self.send("-INT");
+        self.wait_exit();
+    }
+
+    /// Sends SIGTERM (graceful: drain, then stop) and waits for the exit; returns how long it took.
+    pub fn terminate(&mut self) -> Duration {
+        self.send_term();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn send_term(&self) {
+        self.send("-TERM");
+    }
+
+    fn send(&self, sig: &str) {
+        if let Some(child) = &self.child {
             let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
+                .args([sig, &child.id().to_string()])
                 .status();
-            let deadline = Instant::now() + Duration::from_secs(40);
-            while Instant::now() < deadline {
+        }
+    }
+
+    /// Waits for the process to exit (up to 40 s, then kills it); returns how long it took.
+    pub fn wait_exit(&mut self) -> Duration {
+        let started = Instant::now();
+        if let Some(mut child) = self.child.take() {
+            while started.elapsed() < Duration::from_secs(40) {
                 if child.try_wait().unwrap().is_some() {
-                    return;
+                    return started.elapsed();
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
             let _ = child.kill();
             let _ = child.wait();
         }
+        started.elapsed()
     }
 
     /// Everything the process printed on standard output so far.

@@ -1,0 +1,103 @@
+//! Graceful shutdown (SPEC §5 "a graceful shutdown flushes everything"): on SIGTERM the relay
+//! reports not-ready (so a load balancer stops sending), waits until no relay request is in
+//! flight or `server.grace_period` has passed, and only then lets Pingora close the listeners.
+//! Pingora's own handler would always sleep the whole grace period, even when idle. SIGINT is
+//! a fast shutdown; SIGQUIT keeps Pingora's graceful upgrade.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use pingora::server::{ShutdownSignal, ShutdownSignalWatch};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::readiness::Readiness;
+
+/// Relay requests in flight, and readiness to flip when draining.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    inflight: AtomicUsize,
+    ready: Arc<Readiness>,
+}
+
+/// Counts one request in flight while it lives.
+#[derive(Debug)]
+pub struct InflightGuard(Arc<Lifecycle>);
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        self.0.inflight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Lifecycle {
+    /// A lifecycle reporting through `ready`.
+    pub fn new(ready: Arc<Readiness>) -> Arc<Self> {
+        Arc::new(Self {
+            inflight: AtomicUsize::new(0),
+            ready,
+        })
+    }
+
+    /// Marks a request in flight until the guard drops.
+    pub fn enter(self: &Arc<Self>) -> InflightGuard {
+        self.inflight.fetch_add(1, Ordering::AcqRel);
+        InflightGuard(self.clone())
+    }
+
+    /// Requests in flight now.
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(Ordering::Acquire)
+    }
+}
+
+/// The shutdown watcher handed to Pingora.
+pub struct DrainingShutdown {
+    /// What to wait for.
+    pub life: Arc<Lifecycle>,
+    /// Longest wait for requests in flight.
+    pub grace: Duration,
+}
+
+#[async_trait]
+impl ShutdownSignalWatch for DrainingShutdown {
+    async fn recv(&self) -> ShutdownSignal {
+        let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
+        ) else {
+            tracing::error!("cannot install signal handlers; shutting down");
+            return ShutdownSignal::FastShutdown;
+        };
+        tokio::select! {
+            _ = int.recv() => return ShutdownSignal::FastShutdown,
+            _ = quit.recv() => return ShutdownSignal::GracefulUpgrade,
+            _ = term.recv() => {}
+        }
+        self.life.ready.set_draining();
+        let started = Instant::now();
+        tracing::info!(
+            inflight = self.life.inflight(),
+            "SIGTERM: draining relay requests before stopping"
+        );
+        loop {
+            if self.life.inflight() == 0 {
+                tracing::info!(after_ms = started.elapsed().as_millis() as u64, "drained");
+                return ShutdownSignal::GracefulTerminate;
+            }
+            if started.elapsed() >= self.grace {
+                tracing::warn!(
+                    inflight = self.life.inflight(),
+                    "grace period over; stopping with requests in flight"
+                );
+                return ShutdownSignal::GracefulTerminate;
+            }
+            tokio::select! {
+                _ = int.recv() => return ShutdownSignal::FastShutdown,
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+}
