@@ -1,28 +1,97 @@
 //! The admin and user JSON API (SPEC §6) on axum, and the web console's files. The front door
 //! forwards `/api/*` and every non-relay path here.
 
+pub mod auth;
 pub mod error;
+pub mod extract;
+pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod time;
+pub mod validate;
+pub mod views;
 
 use std::net::SocketAddr;
 
 use axum::http::{Method, Uri};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use error::ApiError;
 pub use state::AppState;
 
+use routes::{accounts, admin_users, api_keys, group_members, groups, user};
+
+/// The `/api/v1` routes.
+fn api() -> Router<AppState> {
+    Router::new()
+        .route("/status", get(routes::status::status))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/auth/login", post(routes::auth::login))
+        .route("/auth/logout", post(routes::auth::logout))
+        .route("/auth/logout-all", post(routes::auth::logout_all))
+        .route("/auth/register", post(routes::auth::register))
+        .route(
+            "/user/profile",
+            get(user::get_profile).put(user::put_profile),
+        )
+        .route("/user/password", put(user::put_password))
+        .route(
+            "/admin/users",
+            get(admin_users::list).post(admin_users::create),
+        )
+        .route(
+            "/admin/users/{id}",
+            put(admin_users::update).delete(admin_users::delete),
+        )
+        .route(
+            "/admin/users/{id}/reset-password",
+            post(admin_users::reset_password),
+        )
+        .route("/groups", get(groups::list).post(groups::create))
+        .route(
+            "/groups/{id}",
+            get(groups::get).put(groups::update).delete(groups::delete),
+        )
+        .route(
+            "/groups/{id}/members",
+            get(group_members::list).post(group_members::add),
+        )
+        .route(
+            "/groups/{id}/members/{user_id}",
+            delete(group_members::remove),
+        )
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route(
+            "/api-keys/{id}",
+            get(api_keys::get)
+                .put(api_keys::update)
+                .delete(api_keys::delete),
+        )
+        .route("/api-keys/{id}/regenerate", post(api_keys::regenerate))
+        .route(
+            "/admin/accounts",
+            get(accounts::list).post(accounts::create),
+        )
+        .route(
+            "/admin/accounts/{id}",
+            get(accounts::get)
+                .put(accounts::update)
+                .delete(accounts::delete),
+        )
+        .route("/admin/accounts/{id}/enable", post(accounts::enable))
+        .route("/admin/accounts/{id}/disable", post(accounts::disable))
+        .route("/admin/accounts/{id}/reset", post(accounts::reset))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(api_not_found)
+}
+
 /// Builds the whole router.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/status", get(routes::status::status))
-        .fallback(api_not_found);
     let router = Router::new()
-        .nest("/api/v1", api)
+        .nest("/api/v1", api())
         .route("/api", get(api_not_found));
     let web_dir = state.config.admin.web_dir.clone();
     let index = web_dir.join("index.html");
@@ -35,12 +104,16 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn api_not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
 async fn console_missing(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        return ApiError::NotFound(format!("no route for {}", uri.path())).into_response();
+        return ApiError::not_found(format!("no route for {}", uri.path())).into_response();
     }
     Html(
         "<!doctype html><meta charset=utf-8><title>Claude Code Relay</title>\

@@ -12,7 +12,7 @@ use sqlx::FromRow;
 use super::{insert_id, now_ms, on_db, Db, DbError, DbResult, Page};
 
 /// A stored account.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, Default, FromRow, Serialize)]
 pub struct AccountRow {
     /// Id.
     pub id: i64,

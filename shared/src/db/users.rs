@@ -97,6 +97,12 @@ pub async fn find_by_username(db: &Db, username: &str) -> DbResult<Option<UserRo
     on_db!(db, p => sqlx::query_as::<_, UserRow>(&sql).bind(username).fetch_optional(p).await.map_err(DbError::from))
 }
 
+/// The user whose e-mail is `email`, if any.
+pub async fn find_by_email(db: &Db, email: &str) -> DbResult<Option<UserRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?");
+    on_db!(db, p => sqlx::query_as::<_, UserRow>(&sql).bind(email).fetch_optional(p).await.map_err(DbError::from))
+}
+
 /// One page of users by id, and the total count.
 pub async fn list(db: &Db, page: Page) -> DbResult<(Vec<UserRow>, i64)> {
     let sql = format!("SELECT {COLUMNS} FROM users ORDER BY id LIMIT ? OFFSET ?");
@@ -269,6 +275,19 @@ mod tests {
             bump_token_version(&db, u.id).await.unwrap(),
             u.token_version + 2
         );
+    });
+
+    db_test!(find_by_email_finds_only_that_address, |db| {
+        let mut u = new_user("erin");
+        u.email = Some("erin@example.com");
+        let erin = create(&db, &u).await.unwrap();
+        create(&db, &new_user("frank")).await.unwrap();
+        let found = find_by_email(&db, "erin@example.com").await.unwrap();
+        assert_eq!(found.map(|f| f.id), Some(erin.id));
+        assert!(find_by_email(&db, "nobody@example.com")
+            .await
+            .unwrap()
+            .is_none());
     });
 
     db_test!(list_pages_and_counts, |db| {

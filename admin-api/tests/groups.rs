@@ -1,0 +1,190 @@
+//! `/groups` and their members: owners and administrators manage a group; anyone else gets
+//! 404 and never the object.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+use serde_json::json;
+
+app_test!(a_user_creates_and_manages_a_group_they_own, |app| {
+    let (uid, t) = app.user("nia").await;
+    let v = app.change_version().await;
+    let r = app
+        .create_group(&t, json!({ "name": "nia-team", "description": "mine" }))
+        .await
+        .expect(201);
+    let g = r.id();
+    assert_eq!(r.body["owner_id"], uid);
+    assert_eq!(r.body["is_default"], false);
+    assert!(app.change_version().await > v);
+
+    let r = app
+        .update_group(&t, g, json!({ "description": "ours" }))
+        .await
+        .expect(200);
+    assert_eq!(
+        (r.body["name"].as_str(), r.body["description"].as_str()),
+        (Some("nia-team"), Some("ours"))
+    );
+    let r = app
+        .update_group(&t, g, json!({ "owner_id": null }))
+        .await
+        .expect(403);
+    assert_eq!(r.field(), "owner_id");
+    let r = app
+        .create_group(&t, json!({ "name": "for-someone", "owner_id": uid + 1000 }))
+        .await
+        .expect(403);
+    assert_eq!(r.field(), "owner_id");
+
+    let r = app.list_groups(&t, "").await.expect(200);
+    let names: Vec<_> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["default", "nia-team"]);
+
+    let r = app
+        .create_group(&t, json!({ "name": "nia-team" }))
+        .await
+        .expect(409);
+    assert_eq!((r.code(), r.field()), ("name_taken", "name"));
+    app.delete_group(&t, g).await.expect(204);
+    app.get_group(&t, g).await.expect(404);
+});
+
+app_test!(another_user_cannot_see_change_or_delete_a_group, |app| {
+    let (_, owner) = app.user("olga").await;
+    let (mallory_id, mallory) = app.user("mallory").await;
+    let g = app
+        .create_group(&owner, json!({ "name": "olga-pool" }))
+        .await
+        .expect(201)
+        .id();
+    for r in [
+        app.get_group(&mallory, g).await,
+        app.update_group(&mallory, g, json!({ "name": "stolen" }))
+            .await,
+        app.delete_group(&mallory, g).await,
+        app.list_members(&mallory, g).await,
+        app.add_member(&mallory, g, json!({ "user_id": mallory_id }))
+            .await,
+        app.remove_member(&mallory, g, mallory_id).await,
+    ] {
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert!(!r.text.contains("olga-pool"), "{}", r.text);
+    }
+    let r = app.list_groups(&mallory, "").await.expect(200);
+    assert!(!r.text.contains("olga-pool"));
+    let admin = app.admin_token().await;
+    assert_eq!(
+        app.get_group(&admin, g).await.expect(200).body["name"],
+        "olga-pool"
+    );
+    assert_eq!(
+        app.get_group(&owner, g).await.expect(200).body["name"],
+        "olga-pool"
+    );
+});
+
+app_test!(
+    owners_add_and_remove_members_who_then_see_the_group,
+    |app| {
+        let (_, owner) = app.user("pam").await;
+        let (quinn_id, quinn) = app.user("quinn").await;
+        let g = app
+            .create_group(&owner, json!({ "name": "pam-pool" }))
+            .await
+            .expect(201)
+            .id();
+
+        let v = app.change_version().await;
+        let r = app
+            .add_member(&owner, g, json!({ "user_id": quinn_id }))
+            .await
+            .expect(201);
+        assert_eq!(
+            (r.body["user_id"].as_i64(), r.body["username"].as_str()),
+            (Some(quinn_id), Some("quinn"))
+        );
+        assert!(app.change_version().await > v);
+        app.add_member(&owner, g, json!({ "username": "quinn" }))
+            .await
+            .expect(201);
+        let r = app.list_members(&owner, g).await.expect(200);
+        assert_eq!(r.body["total"], 1);
+
+        // A member sees the group and may put keys in it, but not manage it.
+        assert_eq!(
+            app.get_group(&quinn, g).await.expect(200).body["name"],
+            "pam-pool"
+        );
+        let r = app
+            .update_group(&quinn, g, json!({ "name": "x" }))
+            .await
+            .expect(403);
+        assert_eq!(r.code(), "forbidden");
+        app.create_key(&quinn, json!({ "name": "in pam's pool", "group_id": g }))
+            .await
+            .expect(201);
+
+        let r = app
+            .add_member(&owner, g, json!({ "user_id": 999_999 }))
+            .await
+            .expect(404);
+        assert_eq!(r.field(), "user_id");
+        let r = app.add_member(&owner, g, json!({})).await.expect(400);
+        assert_eq!(r.field(), "user_id");
+
+        app.remove_member(&owner, g, quinn_id).await.expect(204);
+        app.remove_member(&owner, g, quinn_id).await.expect(404);
+        app.get_group(&quinn, g).await.expect(404);
+        let r = app
+            .create_key(&quinn, json!({ "name": "again", "group_id": g }))
+            .await
+            .expect(404);
+        assert_eq!(r.field(), "group_id");
+    }
+);
+
+app_test!(
+    the_default_group_and_groups_in_use_cannot_be_deleted,
+    |app| {
+        let admin = app.admin_token().await;
+        let r = app.list_groups(&admin, "").await.expect(200);
+        let default = r.body["items"][0]["id"].as_i64().unwrap();
+        assert_eq!(r.body["items"][0]["is_default"], true);
+        assert_eq!(
+            app.delete_group(&admin, default).await.expect(409).code(),
+            "default_group"
+        );
+
+        let g = app
+            .create_group(&admin, json!({ "name": "busy" }))
+            .await
+            .expect(201)
+            .id();
+        let k = app
+            .create_key(&admin, json!({ "name": "k", "group_id": g }))
+            .await
+            .expect(201)
+            .id();
+        assert_eq!(
+            app.delete_group(&admin, g).await.expect(409).code(),
+            "group_in_use"
+        );
+        app.delete_key(&admin, k).await.expect(204);
+        app.delete_group(&admin, g).await.expect(204);
+        assert_eq!(
+            app.create_group(&admin, json!({ "name": "  " }))
+                .await
+                .expect(400)
+                .field(),
+            "name"
+        );
+    }
+);
