@@ -7,6 +7,10 @@ use relay_proxy::cli::{Cli, Command};
 use relay_proxy::{logging, server};
 use relay_shared::config;
 
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (path, required) = cli.config_path();
