@@ -80,6 +80,15 @@ pub enum ApiError {
         /// When another attempt may succeed.
         retry_after: Duration,
     },
+    /// 502: an upstream this API called (the OAuth token endpoint) failed or answered
+    /// nonsense.
+    #[error("{message}")]
+    BadGateway {
+        /// Machine-readable code (`oauth_unreachable`, …).
+        code: &'static str,
+        /// What went wrong, for a person (never a secret).
+        message: String,
+    },
     /// 503: the database cannot be reached.
     #[error("database unavailable")]
     Unavailable,
@@ -140,6 +149,15 @@ impl ApiError {
         }
     }
 
+    /// 429 `rate_limited`: too many requests from this client; retry after `wait`.
+    pub fn rate_limited(wait: Duration) -> Self {
+        Self::TooManyRequests {
+            code: "rate_limited",
+            message: "too many requests from this address; slow down".into(),
+            retry_after: wait,
+        }
+    }
+
     /// 500 with `detail` logged (never sent).
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self::Internal(detail.to_string())
@@ -157,6 +175,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -169,7 +188,8 @@ impl ApiError {
             | Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
-            | Self::TooManyRequests { code, .. } => code,
+            | Self::TooManyRequests { code, .. }
+            | Self::BadGateway { code, .. } => code,
             Self::NotFound { .. } => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge => "request_too_large",

@@ -1,5 +1,6 @@
-//! Request extractors with our own rejections: [`ApiJson`] and [`ApiQuery`] answer malformed
-//! input with a 400 in the API's error shape, naming the field whenever serde says which;
+//! Request extractors with our own rejections: [`ApiJson`], [`MaybeJson`] and [`ApiQuery`]
+//! answer malformed input with a 400 in the API's error shape, naming the field whenever
+//! serde says which;
 //! [`PageParams`] and [`Paged`] are the list contract (`?page=&page_size=` →
 //! `{items,total,page,page_size}`).
 
@@ -45,6 +46,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
         })?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// An optional JSON body: no body (or only whitespace) is `None`; anything else is read as
+/// [`ApiJson`] reads it.
+#[derive(Debug, Clone, Default)]
+pub struct MaybeJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MaybeJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(req.headers().get(CONTENT_TYPE));
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::Invalid {
+                    code: "invalid_body",
+                    field: None,
+                    message: e.body_text(),
+                }
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(|v| Self(Some(v)))
     }
 }
 

@@ -2,9 +2,15 @@
 //! forwards `/api/*` and every non-relay path here.
 
 pub mod auth;
+pub mod csv_stream;
+pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod http_client;
+pub mod middleware;
+pub mod oauth_client;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
 pub mod state;
 pub mod time;
@@ -14,6 +20,7 @@ pub mod views;
 use std::net::SocketAddr;
 
 use axum::http::{Method, Uri};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
@@ -22,7 +29,10 @@ use tower_http::services::{ServeDir, ServeFile};
 pub use error::ApiError;
 pub use state::AppState;
 
-use routes::{accounts, admin_users, api_keys, group_members, groups, user};
+use routes::{
+    account_probe, accounts, admin_users, api_keys, group_members, groups, logs, oauth, pricing,
+    public, stats, stats_dims, user,
+};
 
 /// The `/api/v1` routes.
 fn api() -> Router<AppState> {
@@ -84,14 +94,45 @@ fn api() -> Router<AppState> {
         .route("/admin/accounts/{id}/enable", post(accounts::enable))
         .route("/admin/accounts/{id}/disable", post(accounts::disable))
         .route("/admin/accounts/{id}/reset", post(accounts::reset))
+        .route("/admin/accounts/{id}/test", post(account_probe::test))
+        .route("/admin/accounts/oauth/start", post(oauth::start))
+        .route("/admin/accounts/oauth/exchange", post(oauth::exchange))
+        .merge(usage_api())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(api_not_found)
 }
 
-/// Builds the whole router.
+/// Logs, statistics, pricing and the public key lookup.
+fn usage_api() -> Router<AppState> {
+    Router::new()
+        .route("/logs", get(logs::list_own))
+        .route("/logs/export.csv", get(logs::export_own))
+        .route("/logs/{id}", get(logs::get_own))
+        .route("/admin/logs", get(logs::list_all))
+        .route("/admin/logs/export.csv", get(logs::export_all))
+        .route("/admin/logs/{id}", get(logs::get_any))
+        .route("/stats/overview", get(stats::overview))
+        .route("/stats/trend", get(stats::trend))
+        .route("/stats/trend/export.csv", get(stats::trend_export))
+        .route("/stats/models", get(stats_dims::models))
+        .route("/stats/models/export.csv", get(stats_dims::models_export))
+        .route("/stats/accounts", get(stats_dims::accounts))
+        .route(
+            "/stats/accounts/export.csv",
+            get(stats_dims::accounts_export),
+        )
+        .route("/stats/keys", get(stats_dims::keys))
+        .route("/stats/keys/export.csv", get(stats_dims::keys_export))
+        .route("/pricing", get(pricing::pricing))
+        .route("/public/key-usage", post(public::key_usage))
+}
+
+/// Builds the whole router: the API, the documentation page and the console's files, inside
+/// the rate limit, CORS (when configured) and the access log.
 pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .nest("/api/v1", api())
+        .route("/api/docs", get(docs::docs))
         .route("/api", get(api_not_found));
     let web_dir = state.config.admin.web_dir.clone();
     let index = web_dir.join("index.html");
@@ -100,7 +141,14 @@ pub fn app(state: AppState) -> Router {
     } else {
         router.fallback(console_missing)
     };
-    router.with_state(state)
+    let cors = middleware::cors(&state.config.admin.cors_allow_origins);
+    let mut router = router
+        .layer(from_fn_with_state(state.clone(), middleware::rate_limit))
+        .with_state(state);
+    if let Some(cors) = cors {
+        router = router.layer(cors);
+    }
+    router.layer(from_fn(middleware::access_log))
 }
 
 async fn api_not_found(method: Method, uri: Uri) -> ApiError {

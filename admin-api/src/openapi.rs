@@ -5,16 +5,22 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{accounts, admin_users, api_keys, auth, group_members, groups, user};
+use crate::docs;
+use crate::routes::{
+    account_probe, accounts, admin_users, api_keys, auth, group_members, groups, logs, oauth,
+    pricing, public, stats, stats_dims, status, user,
+};
 
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Claude Code Relay admin API",
-        description = "Users, groups, API keys and upstream accounts of the relay. \
-                       Errors are `{\"error\":{\"code\",\"message\",\"field\"?}}`; lists are \
-                       `{items,total,page,page_size}`; times are RFC 3339 UTC; money is USD."
+        description = "Users, groups, API keys, upstream accounts, usage logs and statistics \
+                       of the relay. Errors are `{\"error\":{\"code\",\"message\",\"field\"?}}`; \
+                       lists are `{items,total,page,page_size}`; times are RFC 3339 UTC; money \
+                       is USD (and micro-USD where named so). Requests are limited per client \
+                       IP (429 `rate_limited` with `retry-after`)."
     ),
     paths(
         auth::login, auth::logout, auth::logout_all, auth::register,
@@ -27,8 +33,16 @@ use crate::routes::{accounts, admin_users, api_keys, auth, group_members, groups
         api_keys::regenerate,
         accounts::list, accounts::create, accounts::get, accounts::update, accounts::delete,
         accounts::enable, accounts::disable, accounts::reset,
+        account_probe::test, oauth::start, oauth::exchange,
+        logs::list_own, logs::get_own, logs::export_own,
+        logs::list_all, logs::get_any, logs::export_all,
+        stats::overview, stats::trend, stats::trend_export,
+        stats_dims::models, stats_dims::accounts, stats_dims::keys,
+        stats_dims::models_export, stats_dims::accounts_export, stats_dims::keys_export,
+        pricing::pricing, public::key_usage,
+        status::status, openapi_json, docs::docs,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &OperationIds),
     tags(
         (name = "auth", description = "Sign in and out"),
         (name = "user", description = "The signed-in user"),
@@ -36,6 +50,11 @@ use crate::routes::{accounts, admin_users, api_keys, auth, group_members, groups
         (name = "groups", description = "Groups of accounts and their members"),
         (name = "api-keys", description = "Relay API keys"),
         (name = "admin-accounts", description = "Upstream accounts (administrators)"),
+        (name = "logs", description = "One row per relayed request"),
+        (name = "stats", description = "Sums from the usage roll-ups, scoped by role"),
+        (name = "pricing", description = "Model prices"),
+        (name = "public", description = "Without sign-in"),
+        (name = "meta", description = "Status and this document"),
     )
 )]
 pub struct ApiDoc;
@@ -64,7 +83,39 @@ impl Modify for Security {
     }
 }
 
-/// `GET /api/v1/openapi.json`.
+/// Gives every operation a unique id made of its method and path (`get_admin_logs_id`):
+/// handler names repeat across resources (`list`, `create`), and OpenAPI requires unique ids.
+struct OperationIds;
+
+impl Modify for OperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let slug: String = path
+                .trim_start_matches("/api/v1")
+                .trim_start_matches('/')
+                .chars()
+                .filter(|c| !matches!(c, '{' | '}'))
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            let ops = [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
+            ];
+            for (method, op) in ops {
+                if let Some(op) = op {
+                    op.operation_id = Some(format!("{method}_{slug}"));
+                }
+            }
+        }
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json", body = Object)))]
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

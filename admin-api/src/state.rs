@@ -8,6 +8,8 @@ use relay_shared::db::Db;
 use relay_shared::secrets::Secrets;
 
 use crate::auth::throttle::LoginThrottle;
+use crate::http_client::HttpClients;
+use crate::ratelimit::RateLimiter;
 
 /// Handles every handler can reach through `State<AppState>`.
 #[derive(Clone)]
@@ -22,21 +24,32 @@ pub struct AppState {
     pub started: Instant,
     /// Failed-login bookkeeping (per username and per IP).
     pub throttle: Arc<LoginThrottle>,
+    /// Failed public key lookups per IP (against key guessing).
+    pub key_lookup_throttle: Arc<LoginThrottle>,
+    /// Requests per client IP on the whole API.
+    pub rate_limiter: Arc<RateLimiter>,
+    /// Outbound HTTP (account tests, OAuth token endpoint).
+    pub http: HttpClients,
 }
 
 impl AppState {
     /// Builds the state.
     pub fn new(db: Db, config: Arc<Config>, secrets: Arc<Secrets>) -> Self {
-        let throttle = Arc::new(LoginThrottle::new(
-            config.auth.max_failed_logins,
-            config.auth.lockout,
-        ));
+        let throttle = || {
+            Arc::new(LoginThrottle::new(
+                config.auth.max_failed_logins,
+                config.auth.lockout,
+            ))
+        };
         Self {
+            throttle: throttle(),
+            key_lookup_throttle: throttle(),
+            rate_limiter: Arc::new(RateLimiter::new(config.admin.rate_limit_per_minute)),
+            http: HttpClients::new(),
             db,
             config,
             secrets,
             started: Instant::now(),
-            throttle,
         }
     }
 }

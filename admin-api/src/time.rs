@@ -2,7 +2,9 @@
 //! accepted as RFC 3339, as the seed's `"YYYY-MM-DD HH:MM:SS"` in the configured time zone,
 //! or as epoch milliseconds.
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{
+    DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -73,6 +75,67 @@ pub fn parse_time(s: &str, tz: Tz) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// A time given in a query string (`from`, `to`): RFC 3339, `"YYYY-MM-DD HH:MM:SS"` or
+/// `"YYYY-MM-DD"` (midnight) in `tz`, or epoch milliseconds; `field` names it in the error.
+pub fn query_time(field: &str, value: &str, tz: Tz) -> Result<i64, ApiError> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(ms) = v.parse::<i64>() {
+            return Ok(ms);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Ok(midnight_ms(d, tz));
+    }
+    parse_time(v, tz).ok_or_else(|| {
+        ApiError::invalid(
+            field,
+            format!(
+                "`{field}` must be RFC 3339 (2025-12-31T23:59:59Z), \"YYYY-MM-DD HH:MM:SS\" or \
+                 \"YYYY-MM-DD\" in the configured time zone ({tz}), or epoch milliseconds"
+            ),
+        )
+    })
+}
+
+/// A day given in a query string: `"YYYY-MM-DD"`, or any time [`query_time`] accepts (its
+/// date in `tz`).
+pub fn query_day(field: &str, value: &str, tz: Tz) -> Result<NaiveDate, ApiError> {
+    if let Ok(d) = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
+        return Ok(d);
+    }
+    let ms = query_time(field, value, tz)?;
+    date_of(ms, tz).ok_or_else(|| ApiError::invalid(field, format!("`{field}` is out of range")))
+}
+
+/// The calendar date of `ms` in `tz`.
+pub fn date_of(ms: i64, tz: Tz) -> Option<NaiveDate> {
+    DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&tz).date_naive())
+}
+
+/// Today's date in `tz`.
+pub fn today(tz: Tz) -> NaiveDate {
+    Utc::now().with_timezone(&tz).date_naive()
+}
+
+/// The first instant of `day` in `tz`, epoch ms (when a DST change skips midnight, the first
+/// instant that exists that day).
+pub fn midnight_ms(day: NaiveDate, tz: Tz) -> i64 {
+    let mut t = day.and_time(NaiveTime::MIN);
+    for _ in 0..4 {
+        if let Some(z) = tz.from_local_datetime(&t).earliest() {
+            return z.timestamp_millis();
+        }
+        t += chrono::Duration::minutes(30);
+    }
+    day.and_time(NaiveTime::MIN).and_utc().timestamp_millis()
+}
+
+/// `YYYY-MM-DD`, the spelling of days in the roll-ups and the API.
+pub fn day_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -92,5 +155,32 @@ mod tests {
             None,
             "skipped by DST"
         );
+    }
+
+    #[test]
+    fn query_times_and_days_accept_dates_times_and_epoch_ms() {
+        let sh: Tz = "Asia/Shanghai".parse().unwrap();
+        let midnight = query_time("from", "2026-01-02", sh).unwrap();
+        assert_eq!(rfc3339(midnight), "2026-01-01T16:00:00Z");
+        assert_eq!(
+            query_time("from", "1767225600000", sh).unwrap(),
+            1_767_225_600_000
+        );
+        assert_eq!(
+            query_time("to", "2026-01-02 08:00:00", sh).unwrap(),
+            midnight + 8 * 3_600_000
+        );
+        assert!(query_time("to", "yesterday", sh).is_err());
+        let d = query_day("from", "2026-01-01T17:00:00Z", sh).unwrap();
+        assert_eq!(day_text(d), "2026-01-02");
+        assert_eq!(
+            day_text(query_day("from", "2026-03-04", sh).unwrap()),
+            "2026-03-04"
+        );
+        assert_eq!(date_of(midnight, sh), Some(d));
+        let sp: Tz = "America/Sao_Paulo".parse().unwrap();
+        // 2018-11-04 began at 01:00 in São Paulo (midnight was skipped).
+        let day = NaiveDate::from_ymd_opt(2018, 11, 4).unwrap();
+        assert_eq!(rfc3339(midnight_ms(day, sp)), "2018-11-04T03:00:00Z");
     }
 }

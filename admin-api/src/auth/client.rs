@@ -49,16 +49,22 @@ fn forwarded_ip(headers: &HeaderMap) -> Option<IpAddr> {
     })
 }
 
+/// The client IP of a request that came from TCP peer `peer` with `headers`: the forwarded
+/// address when the peer is on loopback (the front door), else the peer; `unknown` without a
+/// peer address.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap) -> String {
+    match peer {
+        Some(p) if p.is_loopback() => forwarded_ip(headers).unwrap_or(p).to_string(),
+        Some(p) => p.to_string(),
+        None => "unknown".into(),
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = match peer(parts) {
-            Some(p) if p.is_loopback() => forwarded_ip(&parts.headers).unwrap_or(p),
-            Some(p) => p,
-            None => return Ok(Self("unknown".into())),
-        };
-        Ok(Self(ip.to_string()))
+        Ok(Self(client_ip(peer(parts), &parts.headers)))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Login throttling (SPEC §6, §11): after `max_failed_logins` failures for one username or
 //! from one client IP within `lockout`, further attempts are refused until the oldest of
-//! those failures is `lockout` old. In memory for a single instance; the type is the seam a
+//! those failures is `lockout` old. The public key lookup uses a second instance, per IP
+//! only, against key guessing. In memory for a single instance; the type is the seam a
 //! Redis-backed version will replace.
 
 use std::collections::{HashMap, VecDeque};
@@ -38,6 +39,17 @@ impl LoginThrottle {
         self.record_failure_at(username, ip, Instant::now());
     }
 
+    /// `Err(retry_after)` when `ip` is locked out; for attempts that name no user (the
+    /// public key lookup).
+    pub fn check_ip(&self, ip: &str) -> Result<(), Duration> {
+        self.check_keys(&[ip_key(ip)], Instant::now())
+    }
+
+    /// Records a failed attempt for `ip` alone.
+    pub fn record_ip_failure(&self, ip: &str) {
+        self.record_keys(&[ip_key(ip)], Instant::now());
+    }
+
     /// Forgets the failures of `username` after a successful login (the IP's stay).
     pub fn record_success(&self, username: &str) {
         let mut map = self.lock();
@@ -45,11 +57,15 @@ impl LoginThrottle {
     }
 
     fn check_at(&self, username: &str, ip: &str, now: Instant) -> Result<(), Duration> {
+        self.check_keys(&[user_key(username), ip_key(ip)], now)
+    }
+
+    fn check_keys(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
         if self.max_failures == 0 {
             return Ok(());
         }
         let map = self.lock();
-        let wait = [user_key(username), ip_key(ip)]
+        let wait = keys
             .iter()
             .filter_map(|k| map.get(k))
             .filter_map(|times| self.locked_for(times, now))
@@ -61,6 +77,10 @@ impl LoginThrottle {
     }
 
     fn record_failure_at(&self, username: &str, ip: &str, now: Instant) {
+        self.record_keys(&[user_key(username), ip_key(ip)], now);
+    }
+
+    fn record_keys(&self, keys: &[String], now: Instant) {
         if self.max_failures == 0 {
             return;
         }
@@ -73,8 +93,8 @@ impl LoginThrottle {
                     .is_some_and(|t| now.duration_since(*t) < window)
             });
         }
-        for key in [user_key(username), ip_key(ip)] {
-            let times = map.entry(key).or_default();
+        for key in keys {
+            let times = map.entry(key.clone()).or_default();
             times.push_back(now);
             while times.len() > self.max_failures {
                 times.pop_front();
@@ -133,6 +153,16 @@ mod tests {
         }
         assert!(t.check_at("zed", "192.0.2.1", t0).is_err());
         assert!(t.check_at("zed", "192.0.2.2", t0).is_ok());
+    }
+
+    #[test]
+    fn ip_only_attempts_lock_the_ip_alone() {
+        let t = LoginThrottle::new(2, Duration::from_secs(60));
+        t.record_ip_failure("192.0.2.9");
+        assert!(t.check_ip("192.0.2.9").is_ok());
+        t.record_ip_failure("192.0.2.9");
+        assert!(t.check_ip("192.0.2.9").is_err());
+        assert!(t.check_ip("192.0.2.10").is_ok());
     }
 
     #[test]

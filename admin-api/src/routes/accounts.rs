@@ -37,7 +37,7 @@ pub struct AccountListFilter {
     pub enabled: Option<bool>,
 }
 
-fn view(state: &AppState, row: &AccountRow) -> Result<AccountView, ApiError> {
+pub(crate) fn view(state: &AppState, row: &AccountRow) -> Result<AccountView, ApiError> {
     AccountView::from_row(row, &state.secrets.secret_box)
 }
 
@@ -95,6 +95,16 @@ pub async fn create(
     _admin: AdminUser,
     ApiJson(req): ApiJson<NewAccountRequest>,
 ) -> Result<(StatusCode, Json<AccountView>), ApiError> {
+    let row = create_account(&state, req).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &row)?)))
+}
+
+/// Validates `req`, encrypts its secrets, stores the account and tells the proxies. Shared by
+/// `POST /admin/accounts` and the OAuth exchange.
+pub(crate) async fn create_account(
+    state: &AppState,
+    req: NewAccountRequest,
+) -> Result<AccountRow, ApiError> {
     let kind = platform(&req.platform_type)?;
     let name = validate::text("name", &req.name, 128)?;
     let url = request_url(req.request_url.as_deref().unwrap_or(""))?;
@@ -138,7 +148,7 @@ pub async fn create(
         }
         PlatformType::Claude => {}
     }
-    let group = group_for(&state, req.group_id).await?;
+    let group = group_for(state, req.group_id).await?;
     let sb: &SecretBox = &state.secrets.secret_box;
     let primary = access
         .as_deref()
@@ -177,7 +187,7 @@ pub async fn create(
     };
     let row = accounts::create(&state.db, &new).await?;
     changed(&state.db).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, &row)?)))
+    Ok(row)
 }
 
 /// One account.

@@ -171,7 +171,7 @@ pub struct NewAccountRequest {
 
 /// `PUT /admin/accounts/{id}` body: absent fields keep their value; `null` clears a secret,
 /// the expiry or the proxy.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountUpdate {
     /// Display name.

@@ -1,5 +1,6 @@
 //! Route handlers, one module per resource, and what they share.
 
+pub mod account_probe;
 pub mod accounts;
 mod accounts_body;
 mod accounts_update;
@@ -9,6 +10,15 @@ mod api_keys_body;
 pub mod auth;
 pub mod group_members;
 pub mod groups;
+pub mod logs;
+mod logs_view;
+pub mod oauth;
+mod oauth_body;
+pub mod pricing;
+pub mod public;
+pub mod stats;
+pub mod stats_dims;
+pub mod stats_view;
 pub mod status;
 pub mod user;
 

@@ -6,11 +6,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::state::AppState;
 
 /// Body of `/api/v1/status`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Status {
     /// `ok` when the database answers, else `degraded`.
     pub status: &'static str,
@@ -25,6 +26,11 @@ pub struct Status {
 }
 
 /// Reports the version, the database backend and whether it answers (200, or 503 when not).
+#[utoipa::path(get, path = "/api/v1/status", tag = "meta",
+    responses(
+        (status = 200, description = "Serving", body = Status),
+        (status = 503, description = "The database does not answer", body = Status),
+    ))]
 pub async fn status(State(state): State<AppState>) -> (StatusCode, Json<Status>) {
     let database_ok = matches!(
         tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await,

@@ -8,6 +8,11 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 mod endpoints;
+mod endpoints_usage;
+#[allow(unused_imports)]
+pub use endpoints_usage::{assert_csv_matches, csv_field, parse_csv};
+pub mod mock_http;
+pub mod usage_data;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -29,6 +34,7 @@ pub const ADMIN_PASSWORD: &str = "admin-secret-pass";
 /// Defines `mod $name { sqlite, mysql }` running the same body against a [`TestApp`] on each
 /// backend, then scanning every response for leaks. An optional `config = |c| {...}` edits
 /// the configuration first.
+#[allow(unused_macros)]
 macro_rules! app_test {
     ($name:ident, |$app:ident| $body:block) => {
         app_test!($name, config = |_c| {}, |$app| $body);
@@ -54,6 +60,28 @@ macro_rules! app_test {
                 let $app = crate::common::TestApp::spawn(db, |$c| $cfg).await;
                 $body
                 $app.assert_no_leaks();
+            }
+        }
+    };
+}
+
+/// Like [`app_test!`] for bodies that must prepare something (a mock server) before the app
+/// starts: `both_backends!(name, body_fn)` runs `async fn body_fn(db: TestDb)` on SQLite and
+/// on MySQL.
+#[allow(unused_macros)]
+macro_rules! both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$body(relay_shared::testing::sqlite().await).await;
+            }
+
+            #[tokio::test]
+            async fn mysql() {
+                if let Some(db) = relay_shared::testing::mysql().await {
+                    super::$body(db).await;
+                }
             }
         }
     };
@@ -124,6 +152,8 @@ pub struct Opts<'a> {
     pub xrw: bool,
     /// `X-Forwarded-For` (trusted: the test client is on loopback).
     pub ip: Option<&'a str>,
+    /// More request headers.
+    pub headers: &'a [(&'a str, &'a str)],
 }
 
 /// The admin API under test.
@@ -208,6 +238,9 @@ impl TestApp {
         if let Some(ip) = o.ip {
             req = req.header("x-forwarded-for", ip);
         }
+        for (k, v) in o.headers {
+            req = req.header(*k, *v);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -229,6 +262,15 @@ impl TestApp {
             body,
             text,
         }
+    }
+
+    /// Writes usage rows as the relay's pipeline does (roll-ups included), days counted in
+    /// the configured time zone.
+    pub async fn seed_usage(&self, records: &[relay_shared::db::usage::UsageRecord]) {
+        let tz = self.state.config.tz();
+        relay_shared::db::usage::insert_batch(&self.db, records, tz)
+            .await
+            .unwrap();
     }
 
     /// `GET` with a bearer token.

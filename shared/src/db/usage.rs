@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
-use super::usage_stats::{bind_args, UsageTotals, Where, COUNTERS};
+use super::usage_stats::{bind_args, Arg, UsageTotals, Where, COUNTERS};
 use super::{on_db, Db, DbError, DbResult, Page};
 
 /// One relayed request, as written to `usage_logs` (every column but `id`).
@@ -364,6 +364,56 @@ pub async fn list_logs(
     Ok((rows, total))
 }
 
+/// A place in the log list (newest first): the `created_at` and `id` of the last row seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogCursor {
+    /// `created_at` of the last row seen.
+    pub created_at: i64,
+    /// `id` of the last row seen.
+    pub id: i64,
+}
+
+impl From<&UsageLogRow> for LogCursor {
+    fn from(r: &UsageLogRow) -> Self {
+        Self {
+            created_at: r.record.created_at,
+            id: r.id,
+        }
+    }
+}
+
+/// Up to `limit` rows matching `filter` that follow `after` in the list order of
+/// [`list_logs`] (newest first), or the first ones without a cursor. Walking the log this way
+/// (keyset, no `OFFSET`) costs the same for every page, holds one page at a time, and never
+/// visits a row twice even while new rows arrive (they sort before the walk's start).
+pub async fn list_logs_after(
+    db: &Db,
+    filter: &LogFilter,
+    after: Option<LogCursor>,
+    limit: u32,
+) -> DbResult<Vec<UsageLogRow>> {
+    let mut w = log_where(filter);
+    if let Some(c) = after {
+        w.many(
+            "(created_at < ? OR (created_at = ? AND id < ?))",
+            [
+                Arg::Int(c.created_at),
+                Arg::Int(c.created_at),
+                Arg::Int(c.id),
+            ],
+        );
+    }
+    let sql = format!(
+        "SELECT id, {RECORD_COLUMNS} FROM usage_logs{} ORDER BY created_at DESC, id DESC LIMIT ?",
+        w.sql()
+    );
+    on_db!(db, p => bind_args!(sqlx::query_as::<_, UsageLogRow>(&sql), &w.args)
+        .bind(i64::from(limit))
+        .fetch_all(p)
+        .await
+        .map_err(DbError::from))
+}
+
 /// The row with `id` (callers check that the user may see it).
 pub async fn get_log(db: &Db, id: i64) -> DbResult<UsageLogRow> {
     let sql = format!("SELECT id, {RECORD_COLUMNS} FROM usage_logs WHERE id = ?");
@@ -695,6 +745,41 @@ pub(crate) mod tests {
             Err(DbError::NotFound)
         ));
     });
+
+    db_test!(
+        a_keyset_walk_visits_every_matching_row_once_in_list_order,
+        |db| {
+            let mut records = sample_records();
+            // Rows sharing one created_at are ordered by id.
+            for r in records.iter_mut().skip(10).take(5) {
+                r.created_at = BASE + 5 * DAY_MS / 10;
+            }
+            insert_batch(&db, &records, chrono_tz::UTC).await.unwrap();
+            for filter in [
+                LogFilter::default(),
+                LogFilter {
+                    api_key_id: Some(2),
+                    ..Default::default()
+                },
+                LogFilter {
+                    outcome: Some("nothing-like-this".into()),
+                    ..Default::default()
+                },
+            ] {
+                let (want, _) = list_logs(&db, &filter, all(100)).await.unwrap();
+                let mut got = Vec::new();
+                let mut cursor = None;
+                loop {
+                    let rows = list_logs_after(&db, &filter, cursor, 3).await.unwrap();
+                    assert!(rows.len() <= 3);
+                    let Some(last) = rows.last() else { break };
+                    cursor = Some(LogCursor::from(last));
+                    got.extend(rows);
+                }
+                assert_eq!(got, want, "{filter:?}");
+            }
+        }
+    );
 
     db_test!(
         a_replayed_batch_inserts_nothing_and_leaves_rollups_unchanged,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::usage::UsageRecord;
-use super::{on_db, Db, DbError, DbResult};
+use super::{on_db, Db, DbError, DbResult, Page};
 
 /// The counters kept per roll-up bucket (and summed by the dashboard readers).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow, Serialize)]
@@ -103,6 +103,17 @@ impl<'a> Where<'a> {
             self.conds.push(cond);
             self.args.push(Arg::Text(v));
         }
+        self
+    }
+
+    /// Adds `cond` holding several `?`, with their values in order.
+    pub fn many(
+        &mut self,
+        cond: &'static str,
+        args: impl IntoIterator<Item = Arg<'a>>,
+    ) -> &mut Self {
+        self.conds.push(cond);
+        self.args.extend(args);
         self
     }
 
@@ -253,12 +264,7 @@ pub async fn totals_by(
     from_day: &str,
     to_day: &str,
 ) -> DbResult<Vec<DimTotals>> {
-    let column = match dim {
-        RollupDim::Model => "model",
-        RollupDim::Account => "account_id",
-        RollupDim::ApiKey => "api_key_id",
-        RollupDim::User => "user_id",
-    };
+    let column = dim_column(dim);
     let key = if dim == RollupDim::Model {
         column.to_string()
     } else {
@@ -282,6 +288,56 @@ pub async fn totals_by(
             .then_with(|| a.key.cmp(&b.key))
     });
     Ok(rows)
+}
+
+/// One page of [`totals_by`]: the sums per model, account, key or user over the days
+/// `from_day..=to_day`, highest cost first (ties by the grouped column), and how many groups
+/// there are in all. Lets a caller walk every group without holding them all.
+pub async fn totals_by_page(
+    db: &Db,
+    dim: RollupDim,
+    filter: &RollupFilter,
+    from_day: &str,
+    to_day: &str,
+    page: Page,
+) -> DbResult<(Vec<DimTotals>, i64)> {
+    let column = dim_column(dim);
+    let key = if dim == RollupDim::Model {
+        column.to_string()
+    } else {
+        format!("CAST({column} AS CHAR)")
+    };
+    let mut w = rollup_where(filter);
+    w.text("day >= ?", Some(from_day))
+        .text("day <= ?", Some(to_day));
+    let sql = format!(
+        "SELECT {key} AS `key`, {} FROM usage_daily{} GROUP BY {column} \
+         ORDER BY SUM(cost_micro_usd) DESC, {column} LIMIT ? OFFSET ?",
+        sums(),
+        w.sql()
+    );
+    let rows = on_db!(db, p => bind_args!(sqlx::query_as::<_, DimTotals>(&sql), &w.args)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(p)
+        .await)?;
+    let sql = format!(
+        "SELECT COUNT(DISTINCT {column}) FROM usage_daily{}",
+        w.sql()
+    );
+    let total = on_db!(db, p => bind_args!(sqlx::query_scalar::<_, i64>(&sql), &w.args)
+        .fetch_one(p)
+        .await)?;
+    Ok((rows, total))
+}
+
+fn dim_column(dim: RollupDim) -> &'static str {
+    match dim {
+        RollupDim::Model => "model",
+        RollupDim::Account => "account_id",
+        RollupDim::ApiKey => "api_key_id",
+        RollupDim::User => "user_id",
+    }
 }
 
 /// Spend of key `api_key_id` from `day` on (inclusive), micro-USD.
@@ -453,6 +509,59 @@ mod tests {
                 }
             }
         }
+    });
+
+    db_test!(paged_totals_walk_the_same_groups_by_falling_cost, |db| {
+        let records = sample_records();
+        insert_batch(&db, &records, chrono_tz::UTC).await.unwrap();
+        for dim in [
+            RollupDim::Model,
+            RollupDim::Account,
+            RollupDim::ApiKey,
+            RollupDim::User,
+        ] {
+            for f in filters() {
+                let all = totals_by(&db, dim, &f, "2026-01-01", "2026-01-31")
+                    .await
+                    .unwrap();
+                let mut walked = Vec::new();
+                for n in 1..=5 {
+                    let page = Page {
+                        page: n,
+                        page_size: 2,
+                    };
+                    let (rows, total) =
+                        totals_by_page(&db, dim, &f, "2026-01-01", "2026-01-31", page)
+                            .await
+                            .unwrap();
+                    assert_eq!(total, all.len() as i64, "{dim:?} {f:?}");
+                    assert!(rows.len() <= 2);
+                    walked.extend(rows);
+                }
+                assert!(walked
+                    .windows(2)
+                    .all(|w| w[0].totals.cost_micro_usd >= w[1].totals.cost_micro_usd));
+                let mut a = all.clone();
+                a.sort_by(|x, y| x.key.cmp(&y.key));
+                walked.sort_by(|x, y| x.key.cmp(&y.key));
+                assert_eq!(walked, a, "{dim:?} {f:?}");
+            }
+        }
+        let (rows, total) = totals_by_page(
+            &db,
+            RollupDim::Model,
+            &RollupFilter::default(),
+            "2025-01-01",
+            "2025-12-31",
+            Page {
+                page: 1,
+                page_size: 10,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(rows.is_empty());
+        assert_eq!(total, 0);
     });
 
     db_test!(key_costs_split_today_from_the_total, |db| {
