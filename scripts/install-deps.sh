@@ -19,10 +19,12 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}"
 fi
 
-# The hot-path tests drive the relay with the official Anthropic Python SDK.
-if ! python3 -c "import anthropic" >/dev/null 2>&1; then
-  echo "installing the Anthropic Python SDK for the tests"
-  python3 -m pip install --quiet anthropic || python3 -m pip install --quiet --user anthropic
+# The tests drive the relay with the official Anthropic Python SDK and validate the OpenAPI
+# document with openapi-spec-validator.
+if ! python3 -c "import anthropic, openapi_spec_validator" >/dev/null 2>&1; then
+  echo "installing the Python packages the tests use"
+  python3 -m pip install --quiet anthropic openapi-spec-validator \
+    || python3 -m pip install --quiet --user anthropic openapi-spec-validator
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
