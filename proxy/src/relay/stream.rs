@@ -17,6 +17,9 @@ use crate::upstream::Exchange;
 /// How long the upstream is still read after the client left.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
+/// How often the client connection is checked while the upstream is silent.
+const CLIENT_CHECK_EVERY: Duration = Duration::from_millis(500);
+
 /// Response headers never passed to the client.
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -39,6 +42,16 @@ fn client_header(up: &ResponseHeader, rid: &str) -> pingora::Result<ResponseHead
     }
     h.insert_header("x-request-id", rid)?;
     Ok(h)
+}
+
+/// Whether the client has closed its connection (polled once, never waits).
+async fn client_closed(session: &mut Session) -> bool {
+    let probe = session.as_downstream_mut().read_body_or_idle(true);
+    match tokio::time::timeout(Duration::ZERO, probe).await {
+        Err(_) => false,
+        Ok(Ok(Some(_))) => false,
+        Ok(Ok(None) | Err(_)) => true,
+    }
 }
 
 fn header_str<'a>(h: &'a ResponseHeader, name: &str) -> &'a str {
@@ -75,27 +88,32 @@ pub async fn stream_response(
     let mut drain_until = client_gone.then(|| Instant::now() + DRAIN_LIMIT);
     let mut upstream_failed: Option<String> = None;
     loop {
-        let next = if client_gone {
-            let left = drain_until.map_or(Duration::ZERO, |t| {
-                t.saturating_duration_since(Instant::now())
-            });
-            match tokio::time::timeout(left, relay.upstream.read_chunk(&mut ex.session)).await {
-                Ok(r) => r,
-                Err(_) => break,
-            }
-        } else {
-            tokio::select! {
-                biased;
-                r = relay.upstream.read_chunk(&mut ex.session) => r,
-                _ = session.as_downstream_mut().read_body_or_idle(true) => {
-                    client_gone = true;
-                    drain_until = Some(Instant::now() + DRAIN_LIMIT);
-                    continue;
+        let next = {
+            let read = relay.upstream.read_chunk(&mut ex.session);
+            tokio::pin!(read);
+            loop {
+                // The client is checked only while the upstream is silent, so a busy stream
+                // pays nothing per event for disconnect detection.
+                let tick = tokio::time::sleep(CLIENT_CHECK_EVERY);
+                tokio::select! {
+                    biased;
+                    r = &mut read => break Some(r),
+                    _ = tick => {
+                        if client_gone {
+                            if drain_until.is_some_and(|t| Instant::now() >= t) {
+                                break None;
+                            }
+                        } else if client_closed(session).await {
+                            client_gone = true;
+                            drain_until = Some(Instant::now() + DRAIN_LIMIT);
+                        }
+                    }
                 }
             }
         };
         match next {
-            Ok(Some(chunk)) => {
+            None => break,
+            Some(Ok(Some(chunk))) => {
                 acct.observe(&chunk);
                 if !client_gone
                     && session
@@ -106,12 +124,14 @@ pub async fn stream_response(
                     client_gone = true;
                     drain_until = Some(Instant::now() + DRAIN_LIMIT);
                 }
-                if client_gone && acct.complete() {
+                if client_gone
+                    && (acct.complete() || drain_until.is_some_and(|t| Instant::now() >= t))
+                {
                     break;
                 }
             }
-            Ok(None) => break,
-            Err(e) => {
+            Some(Ok(None)) => break,
+            Some(Err(e)) => {
                 upstream_failed = Some(e.to_string());
                 break;
             }
