@@ -25,3 +25,10 @@ lint: deps
 # RELAY_TEST_MYSQL_URL; with CI set they fail when it is unreachable.
 test: lint
 	cargo test --workspace
+
+# The benchmark of SPEC §15 (bench/): the relay against bare Pingora, nginx and a direct
+# connection in one run on loopback; writes bench/RESULTS.md. Takes about 4 minutes.
+.PHONY: bench
+bench: deps
+	cargo build --release -p relay-proxy -p relay-bench
+	cargo run --release -p relay-bench -- all --no-build

@@ -1,5 +1,7 @@
 //! Request ids: the client's `x-request-id` when it is short and printable, else a new
-//! `req_` + 24 hex digits.
+//! `req_` + 24 hex digits: 12 of the current time in milliseconds, then 12 random. Time-ordered
+//! ids keep the usage table's unique index on `request_id` appending at its end instead of
+//! writing random pages (measured by the benchmark).
 
 use rand::RngCore;
 
@@ -19,7 +21,9 @@ pub fn request_id(client: Option<&[u8]>) -> String {
         }
     }
     let mut bytes = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    let ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    rand::thread_rng().fill_bytes(&mut bytes[6..]);
     format!("req_{}", hex_lower(&bytes))
 }
 
@@ -47,6 +51,8 @@ mod tests {
             "{generated}"
         );
         assert_ne!(request_id(None), request_id(None));
+        let (a, b) = (request_id(None), request_id(None));
+        assert!(a[..16] <= b[..16], "ids sort by time: {a} {b}");
         assert!(request_id(Some(&[b'a'; 200])).starts_with("req_"));
     }
 }
