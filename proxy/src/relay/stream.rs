@@ -124,6 +124,9 @@ pub async fn stream_response(
                     client_gone = true;
                     drain_until = Some(Instant::now() + DRAIN_LIMIT);
                 }
+                // A stream whose upstream always has data ready would otherwise run to its
+                // end in one poll and hold the worker thread from every other request.
+                tokio::task::yield_now().await;
                 if client_gone
                     && (acct.complete() || drain_until.is_some_and(|t| Instant::now() >= t))
                 {
