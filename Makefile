@@ -1,8 +1,11 @@
 # Build, run and test the relay. `make run` and `make test` are the README's two commands.
-.PHONY: deps run build release test lint fmt
+.PHONY: deps test-deps run build release test lint fmt
 
 deps:
 	./scripts/install-deps.sh
+
+test-deps: deps
+	./scripts/install-test-deps.sh
 
 # Builds and runs `relay serve` on the embedded SQLite database (data/ in this folder).
 run: deps
@@ -23,7 +26,7 @@ lint: deps
 
 # Every check and test. MySQL tests use MariaDB on 127.0.0.1:3306 (root, no password) or
 # RELAY_TEST_MYSQL_URL; with CI set they fail when it is unreachable.
-test: lint
+test: lint test-deps
 	cargo test --workspace
 
 # The benchmark of SPEC §15 (bench/): the relay against bare Pingora, nginx and a direct

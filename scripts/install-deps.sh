@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building the relay needs on a fresh Debian/Ubuntu machine, skipping what is
-# already there: cmake (Pingora's zlib-ng build), a C toolchain, and the Anthropic Python SDK
-# used by the tests. Rust itself comes from
-# rustup (https://rustup.rs) and is not installed here.
+# already there: cmake (Pingora's zlib-ng build) and a C toolchain. Rust itself comes from
+# rustup (https://rustup.rs) and is not installed here. The tests' extra needs are in
+# install-test-deps.sh.
 set -euo pipefail
 
 need=()
@@ -17,14 +17,6 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}"
-fi
-
-# The tests drive the relay with the official Anthropic Python SDK and validate the OpenAPI
-# document with openapi-spec-validator.
-if ! python3 -c "import anthropic, openapi_spec_validator" >/dev/null 2>&1; then
-  echo "installing the Python packages the tests use"
-  python3 -m pip install --quiet anthropic openapi-spec-validator \
-    || python3 -m pip install --quiet --user anthropic openapi-spec-validator
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
