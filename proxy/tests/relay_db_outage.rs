@@ -96,7 +96,6 @@ fn requests_succeed_through_a_database_outage_and_every_row_arrives() {
         during >= 20,
         "traffic flowed during the outage ({during} requests)"
     );
-    assert!(dir.path().join("data/usage-spill.jsonl").exists() || total > 0);
 
     let rows = wait_rows(&rt, &db.db, total);
     assert_eq!(
