@@ -169,20 +169,6 @@ impl Upstream {
         }
     }
 
-    /// Reads the next body chunk within the idle timeout (`Ok(None)` at the end).
-    pub async fn read_chunk(
-        &self,
-        session: &mut HttpSession,
-    ) -> Result<Option<Bytes>, UpstreamError> {
-        match tokio::time::timeout(self.idle_timeout, session.read_response_body()).await {
-            Ok(r) => r.map_err(|e| UpstreamError::Io(e.to_string())),
-            Err(_) => Err(UpstreamError::Io(format!(
-                "no data from the upstream for {} s",
-                self.idle_timeout.as_secs()
-            ))),
-        }
-    }
-
     /// Returns a fully read connection to the pool, or closes an unfinished one.
     pub async fn finish(&self, mut ex: Exchange) {
         if ex.session.response_done() {

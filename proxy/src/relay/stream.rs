@@ -5,7 +5,12 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::time::MissedTickBehavior;
+
+use bytes::{Bytes, BytesMut};
+use futures::FutureExt;
 use pingora::http::ResponseHeader;
+use pingora::protocols::http::client::HttpSession;
 use pingora::proxy::Session;
 use relay_shared::models::Outcome;
 
@@ -19,6 +24,59 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// How often the client connection is checked while the upstream is silent.
 const CLIENT_CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// At most this many bytes are gathered into one write to the client.
+const BATCH_LIMIT: usize = 64 * 1024;
+
+/// What [`pull_ready`] found after the first chunk.
+enum Pulled {
+    /// Nothing more was ready: the first chunk goes out alone (no copy). `ended`: the body is
+    /// done.
+    Only { ended: bool },
+    /// More was ready; the batch holds the first chunk and the rest. `ended`: the body is done.
+    More { ended: bool },
+    /// Reading failed; the batch holds what was read before.
+    Failed(String),
+}
+
+/// Reads, without waiting, every chunk the upstream connection already holds (up to
+/// [`BATCH_LIMIT`] bytes), observing each one.
+fn pull_ready(
+    up: &mut HttpSession,
+    acct: &mut Accounting,
+    batch: &mut BytesMut,
+    first: &Bytes,
+) -> Pulled {
+    let mut more = false;
+    while batch.len() + first.len() < BATCH_LIMIT {
+        // Reading the body is cancel-safe (Pingora's own proxy selects on it), so a read
+        // that would wait is simply dropped.
+        let ready = tokio::task::unconstrained(up.read_response_body()).now_or_never();
+        let chunk = match ready {
+            None => break,
+            Some(Ok(Some(c))) => c,
+            Some(Ok(None)) => {
+                return if more {
+                    Pulled::More { ended: true }
+                } else {
+                    Pulled::Only { ended: true }
+                }
+            }
+            Some(Err(e)) => return Pulled::Failed(e.to_string()),
+        };
+        if !more {
+            batch.extend_from_slice(first);
+            more = true;
+        }
+        acct.observe(&chunk);
+        batch.extend_from_slice(&chunk);
+    }
+    if more {
+        Pulled::More { ended: false }
+    } else {
+        Pulled::Only { ended: false }
+    }
+}
 
 /// Response headers never passed to the client.
 const HOP_BY_HOP: &[&str] = &[
@@ -87,57 +145,95 @@ pub async fn stream_response(
         .is_err();
     let mut drain_until = client_gone.then(|| Instant::now() + DRAIN_LIMIT);
     let mut upstream_failed: Option<String> = None;
+    let mut batch = BytesMut::new();
+    // One timer per stream (not one per chunk): it checks the idle timeout and, while the
+    // upstream is silent, whether the client is still there.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + CLIENT_CHECK_EVERY,
+        CLIENT_CHECK_EVERY,
+    );
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_data = Instant::now();
+    let mut data_since_tick = false;
+    let mut first_sent = false;
+    let idle_timeout = relay.upstream.idle_timeout;
     loop {
-        let next = {
-            let read = relay.upstream.read_chunk(&mut ex.session);
-            tokio::pin!(read);
-            loop {
-                // The client is checked only while the upstream is silent, so a busy stream
-                // pays nothing per event for disconnect detection.
-                let tick = tokio::time::sleep(CLIENT_CHECK_EVERY);
-                tokio::select! {
-                    biased;
-                    r = &mut read => break Some(r),
-                    _ = tick => {
-                        if client_gone {
-                            if drain_until.is_some_and(|t| Instant::now() >= t) {
-                                break None;
-                            }
-                        } else if client_closed(session).await {
-                            client_gone = true;
-                            drain_until = Some(Instant::now() + DRAIN_LIMIT);
-                        }
+        let next = tokio::select! {
+            biased;
+            r = ex.session.read_response_body() => r,
+            _ = tick.tick() => {
+                let now = Instant::now();
+                if std::mem::take(&mut data_since_tick) {
+                    last_data = now;
+                    continue;
+                }
+                if client_gone {
+                    if drain_until.is_some_and(|t| now >= t) {
+                        break;
                     }
-                }
-            }
-        };
-        match next {
-            None => break,
-            Some(Ok(Some(chunk))) => {
-                acct.observe(&chunk);
-                if !client_gone
-                    && session
-                        .write_response_body(Some(chunk), false)
-                        .await
-                        .is_err()
-                {
+                } else if client_closed(session).await {
                     client_gone = true;
-                    drain_until = Some(Instant::now() + DRAIN_LIMIT);
+                    drain_until = Some(now + DRAIN_LIMIT);
                 }
-                // A stream whose upstream always has data ready would otherwise run to its
-                // end in one poll and hold the worker thread from every other request.
-                tokio::task::yield_now().await;
-                if client_gone
-                    && (acct.complete() || drain_until.is_some_and(|t| Instant::now() >= t))
-                {
+                if now.duration_since(last_data) >= idle_timeout {
+                    upstream_failed = Some(format!(
+                        "no data from the upstream for {} s",
+                        idle_timeout.as_secs()
+                    ));
                     break;
                 }
+                continue;
             }
-            Some(Ok(None)) => break,
-            Some(Err(e)) => {
+        };
+        data_since_tick = true;
+        let mut end = false;
+        let first = match next {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
                 upstream_failed = Some(e.to_string());
                 break;
             }
+        };
+        acct.observe(&first);
+        // After the first chunk (sent alone, for the time to first byte), whatever the
+        // upstream has already sent goes to the client in one write: one system call for a
+        // burst of events instead of one per event.
+        let pulled = if std::mem::replace(&mut first_sent, true) {
+            pull_ready(&mut ex.session, &mut acct, &mut batch, &first)
+        } else {
+            Pulled::Only { ended: false }
+        };
+        let out = match pulled {
+            Pulled::Only { ended } => {
+                end = ended;
+                first
+            }
+            Pulled::More { ended } => {
+                end = ended;
+                batch.split().freeze()
+            }
+            Pulled::Failed(e) => {
+                upstream_failed = Some(e);
+                if batch.is_empty() {
+                    first
+                } else {
+                    batch.split().freeze()
+                }
+            }
+        };
+        if !client_gone && session.write_response_body(Some(out), false).await.is_err() {
+            client_gone = true;
+            drain_until = Some(Instant::now() + DRAIN_LIMIT);
+        }
+        if end || upstream_failed.is_some() {
+            break;
+        }
+        // A stream whose upstream always has data ready would otherwise run to its end in
+        // one poll and hold the worker thread from every other request.
+        tokio::task::yield_now().await;
+        if client_gone && (acct.complete() || drain_until.is_some_and(|t| Instant::now() >= t)) {
+            break;
         }
     }
     if !client_gone && upstream_failed.is_none() {
