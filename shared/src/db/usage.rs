@@ -107,8 +107,13 @@ const RECORD_COLUMNS: &str = "request_id, created_at, user_id, api_key_id, group
 const RECORD_ARITY: usize = 25;
 /// Roll-up columns after the bucket: key, account, model, user, group, then [`COUNTERS`].
 const ROLLUP_ARITY: usize = 14;
-/// Rows per multi-row statement (25 binds each stays far below both backends' limits).
-const CHUNK: usize = 500;
+/// Row counts of the multi-row statements. A batch is cut into pieces of these sizes only, so
+/// each backend prepares at most one statement per size and then reuses it from the
+/// connection's statement cache (a new row count would mean a new statement to parse: for a
+/// 25-column insert that costs more than executing it). The largest is the default
+/// `usage.batch_size`, so a full batch is one statement; 500 rows × 25 binds stays far below
+/// both backends' limits.
+const SHAPES: [usize; 5] = [500, 100, 20, 5, 1];
 /// Rows deleted per retention statement.
 const DELETE_CHUNK: i64 = 5_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -202,6 +207,16 @@ fn add_to<K: Ord>(map: &mut BTreeMap<K, Bucket>, key: K, r: &UsageRecord) {
 }
 
 /// `(?, ?, ...), (?, ...)`: `rows` groups of `arity` placeholders.
+/// Cuts `items` into consecutive pieces whose lengths are all in [`SHAPES`], largest first.
+fn shaped_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let n = SHAPES.iter().copied().find(|&s| s <= items.len())?;
+        let (head, rest) = items.split_at(n);
+        items = rest;
+        Some(head)
+    })
+}
+
 fn placeholders(rows: usize, arity: usize) -> String {
     let one = format!("({})", vec!["?"; arity].join(", "));
     vec![one; rows].join(", ")
@@ -258,8 +273,8 @@ pub async fn insert_batch(db: &Db, records: &[UsageRecord], tz: Tz) -> DbResult<
     let mut written = vec![false; records.len()];
     on_db!(db, p => {
         let mut tx = p.begin().await?;
-        for (n, chunk) in records.chunks(CHUNK).enumerate() {
-            let base = n * CHUNK;
+        let mut base = 0;
+        for chunk in shaped_chunks(records) {
             // Fast path: one multi-row insert under a savepoint. If any row was already
             // stored, undo it and insert row by row to learn which ones are new.
             let sql = format!(
@@ -274,13 +289,14 @@ pub async fn insert_batch(db: &Db, records: &[UsageRecord], tz: Tz) -> DbResult<
             if q.execute(&mut *sp).await?.rows_affected() == chunk.len() as u64 {
                 sp.commit().await?;
                 written[base..base + chunk.len()].fill(true);
-                continue;
+            } else {
+                sp.rollback().await?;
+                for (i, r) in chunk.iter().enumerate() {
+                    let q = bind_record!(sqlx::query(&insert_one), r);
+                    written[base + i] = q.execute(&mut *tx).await?.rows_affected() == 1;
+                }
             }
-            sp.rollback().await?;
-            for (i, r) in chunk.iter().enumerate() {
-                let q = bind_record!(sqlx::query(&insert_one), r);
-                written[base + i] = q.execute(&mut *tx).await?.rows_affected() == 1;
-            }
+            base += chunk.len();
         }
 
         let mut daily: BTreeMap<DayKey, Bucket> = BTreeMap::new();
@@ -292,7 +308,7 @@ pub async fn insert_batch(db: &Db, records: &[UsageRecord], tz: Tz) -> DbResult<
         }
         // Sorted keys keep the lock order the same across concurrent writers.
         let daily: Vec<_> = daily.iter().collect();
-        for chunk in daily.chunks(CHUNK) {
+        for chunk in shaped_chunks(&daily) {
             let sql = format!(
                 "INSERT INTO usage_daily (day, api_key_id, account_id, model, user_id, group_id, {}) \
                  VALUES {} {}",
@@ -307,7 +323,7 @@ pub async fn insert_batch(db: &Db, records: &[UsageRecord], tz: Tz) -> DbResult<
             q.execute(&mut *tx).await?;
         }
         let hourly: Vec<_> = hourly.iter().collect();
-        for chunk in hourly.chunks(CHUNK) {
+        for chunk in shaped_chunks(&hourly) {
             let sql = format!(
                 "INSERT INTO usage_hourly (hour_start, api_key_id, account_id, model, user_id, \
                  group_id, {}) VALUES {} {}",

@@ -466,3 +466,16 @@ db_test!(retention_deletes_old_rows_and_keeps_rollups, |db| {
         hours_before.len() - gone
     );
 });
+
+#[test]
+fn batches_are_cut_into_a_few_statement_sizes_only() {
+    for n in [0usize, 1, 3, 5, 17, 499, 500, 501, 1_234] {
+        let items: Vec<usize> = (0..n).collect();
+        let pieces: Vec<&[usize]> = shaped_chunks(&items).collect();
+        assert!(pieces.iter().all(|p| SHAPES.contains(&p.len())), "{n}");
+        let joined: Vec<usize> = pieces.concat();
+        assert_eq!(joined, items, "{n}: every row once, in order");
+        // Largest first, so a batch needs few statements.
+        assert!(pieces.windows(2).all(|w| w[0].len() >= w[1].len()), "{n}");
+    }
+}
