@@ -9,7 +9,8 @@ use anyhow::Context;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server};
 use relay_admin::AppState;
-use relay_shared::config::Config;
+use relay_shared::config::{Config, DatabaseConfig};
+use relay_shared::db::Db;
 use tokio::runtime::Runtime;
 
 use crate::front::FrontDoor;
@@ -89,10 +90,20 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
             .clone()
             .watch(prepared.db.clone(), ready.clone(), SNAPSHOT_POLL_EVERY),
     );
+    // The usage writer gets a connection of its own: its batches go one at a time, and a
+    // pool would rotate them over every connection, each preparing (and caching) the same
+    // multi-row statements and holding its own page cache.
+    let usage_db = core
+        .block_on(Db::connect(&DatabaseConfig {
+            max_connections: 1,
+            min_connections: 1,
+            ..config.database.clone()
+        }))
+        .context("cannot open the usage writer's database connection")?;
     let (sink, pipeline) = {
         let _guard = core.enter();
         UsagePipeline::start(
-            prepared.db.clone(),
+            usage_db,
             config.usage.clone(),
             config.server.data_dir.clone(),
             config.tz(),
