@@ -113,7 +113,9 @@ impl ProxyHttp for FrontDoor {
             Route::Relay => {
                 ctx.inflight = Some(self.life.enter());
                 let relay = self.relay.clone();
-                relay.handle(session, ctx).await?;
+                // Boxed, like the large futures inside: a future is copied whole each time it
+                // moves, and nesting them by value made each request copy tens of KiB.
+                Box::pin(relay.handle(session, ctx)).await?;
             }
             Route::Admin => return Ok(false),
         }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::{header, HeaderValue};
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::client::HttpSession;
@@ -67,12 +68,13 @@ impl UpstreamError {
     }
 }
 
-/// A live exchange whose response header has arrived.
+/// A live exchange whose response header has arrived. Both parts are boxed: they are large
+/// and the exchange moves through several futures.
 pub struct Exchange {
     /// The upstream session (read the body from it).
-    pub session: HttpSession,
+    pub session: Box<HttpSession>,
     /// The peer, to release the connection to the pool.
-    pub peer: HttpPeer,
+    pub peer: Box<HttpPeer>,
 }
 
 /// Sends requests to accounts.
@@ -97,14 +99,14 @@ impl Upstream {
         }
     }
 
-    async fn peer(&self, account: &AccountEntry) -> Result<HttpPeer, UpstreamError> {
+    async fn peer(&self, account: &AccountEntry) -> Result<Box<HttpPeer>, UpstreamError> {
         let t = &account.target;
         let addr = self
             .dns
             .resolve(&t.host, t.port)
             .await
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
-        let mut peer = HttpPeer::new(addr, t.tls, t.host.clone());
+        let mut peer = Box::new(HttpPeer::new(addr, t.tls, t.host.clone()));
         peer.options.connection_timeout = Some(self.connect_timeout);
         peer.options.total_connection_timeout = Some(self.connect_timeout);
         peer.options.idle_timeout = Some(POOL_IDLE);
@@ -125,14 +127,19 @@ impl Upstream {
         for _ in 0..2 {
             let (mut session, reused) = self
                 .connector
-                .get_http_session(&peer)
+                .get_http_session(&*peer)
                 .await
                 .map_err(|e| UpstreamError::Connect(e.to_string()))?;
             match self
                 .exchange(&mut session, header.clone(), body.clone())
                 .await
             {
-                Ok(()) => return Ok(Exchange { session, peer }),
+                Ok(()) => {
+                    return Ok(Exchange {
+                        session: Box::new(session),
+                        peer,
+                    })
+                }
                 Err(UpstreamError::Io(e)) if reused => {
                     session.shutdown().await;
                     last = Some(UpstreamError::Io(e));
@@ -173,7 +180,7 @@ impl Upstream {
     pub async fn finish(&self, mut ex: Exchange) {
         if ex.session.response_done() {
             self.connector
-                .release_http_session(ex.session, &ex.peer, Some(POOL_IDLE))
+                .release_http_session(*ex.session, &*ex.peer, Some(POOL_IDLE))
                 .await;
         } else {
             ex.session.shutdown().await;
@@ -190,7 +197,9 @@ pub fn upstream_header(
     let pq = client.uri.path_and_query().map_or("/", |p| p.as_str());
     let pq = pq.strip_prefix("/claude-code").unwrap_or(pq);
     let path = format!("{}{}", account.target.path_prefix, pq);
-    let mut h = RequestHeader::build(
+    // Header names go out in lower case (HTTP/1 names are case-insensitive): keeping the
+    // client's spelling would cost a second header map per request.
+    let mut h = RequestHeader::build_no_case(
         client.method.clone(),
         path.as_bytes(),
         Some(client.headers.len() + 4),
@@ -211,20 +220,23 @@ pub fn upstream_header(
         }
         h.append_header(name.clone(), value.clone())?;
     }
-    h.insert_header("host", account.target.host_header.as_str())?;
-    h.insert_header("content-length", body_len.to_string())?;
-    h.insert_header("accept-encoding", "identity")?;
+    h.insert_header(header::HOST, account.target.host_header.as_str())?;
+    h.insert_header(header::CONTENT_LENGTH, HeaderValue::from(body_len))?;
+    h.insert_header(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    )?;
     match &account.credential {
         Credential::ApiKey(key) => {
             if matches!(account.auth_header, AuthHeader::XApiKey | AuthHeader::Both) {
                 h.insert_header("x-api-key", key.as_str())?;
             }
             if matches!(account.auth_header, AuthHeader::Bearer | AuthHeader::Both) {
-                h.insert_header("authorization", format!("Bearer {}", key.as_str()))?;
+                h.insert_header(header::AUTHORIZATION, format!("Bearer {}", key.as_str()))?;
             }
         }
         Credential::OAuth(token) => {
-            h.insert_header("authorization", format!("Bearer {}", token.as_str()))?;
+            h.insert_header(header::AUTHORIZATION, format!("Bearer {}", token.as_str()))?;
             let has = beta
                 .as_deref()
                 .is_some_and(|b| b.split(',').any(|f| f.trim() == OAUTH_BETA));

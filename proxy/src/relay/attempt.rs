@@ -82,7 +82,7 @@ pub async fn run(
         };
         row.record.upstream_model = upstream_model;
         let header = upstream_header(session.req_header(), &account, send_body.len())?;
-        let ex = match relay.upstream.send(&account, header, send_body).await {
+        let ex = match Box::pin(relay.upstream.send(&account, header, send_body)).await {
             Ok(ex) => ex,
             Err(e) => {
                 tracing::warn!(request_id = %rid, account_id = account.id, error = %e, "upstream attempt failed");
@@ -115,7 +115,7 @@ pub async fn run(
             transport_error = None;
             continue;
         }
-        return stream_response(relay, session, row, ex, rid).await;
+        return Box::pin(stream_response(relay, session, row, ex, rid)).await;
     }
 }
 

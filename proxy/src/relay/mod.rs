@@ -203,7 +203,10 @@ impl Relay {
             let msg = format!("this API key may not use the model {}", meta.model);
             return write_error(session, ErrorKind::Permission, &msg, &rid, None).await;
         }
-        attempt::run(self, session, row, &snap, &key, &meta, body, &rid).await
+        Box::pin(attempt::run(
+            self, session, row, &snap, &key, &meta, body, &rid,
+        ))
+        .await
     }
 }
 

@@ -78,6 +78,8 @@ fn pull_ready(
     }
 }
 
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
 /// Response headers never passed to the client.
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -89,16 +91,22 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 fn client_header(up: &ResponseHeader, rid: &str) -> pingora::Result<ResponseHeader> {
-    let mut h = ResponseHeader::build(up.status, Some(up.headers.len() + 2))?;
+    // Lower-case names (see `upstream_header`): no second, case-keeping header map.
+    let mut h = ResponseHeader::build_no_case(up.status, Some(up.headers.len() + 2))?;
     for (name, value) in up.headers.iter() {
         if !HOP_BY_HOP.contains(&name.as_str()) {
             h.append_header(name.clone(), value.clone())?;
         }
     }
-    if !h.headers.contains_key("content-length") && !h.headers.contains_key("transfer-encoding") {
-        h.insert_header("transfer-encoding", "chunked")?;
+    if !h.headers.contains_key(http::header::CONTENT_LENGTH)
+        && !h.headers.contains_key(http::header::TRANSFER_ENCODING)
+    {
+        h.insert_header(
+            http::header::TRANSFER_ENCODING,
+            http::HeaderValue::from_static("chunked"),
+        )?;
     }
-    h.insert_header("x-request-id", rid)?;
+    h.insert_header(X_REQUEST_ID, rid)?;
     Ok(h)
 }
 
@@ -128,7 +136,7 @@ pub async fn stream_response(
     rid: &str,
 ) -> pingora::Result<()> {
     row.first_byte = Some(Instant::now());
-    let Some(up) = ex.session.response_header().cloned() else {
+    let Some(up) = ex.session.response_header() else {
         return Err(pingora::Error::explain(
             pingora::ErrorType::InternalError,
             "no upstream header",
@@ -136,13 +144,11 @@ pub async fn stream_response(
     };
     let status = up.status.as_u16();
     let mut acct = Accounting::new(
-        header_str(&up, "content-type"),
-        header_str(&up, "content-encoding"),
+        header_str(up, "content-type"),
+        header_str(up, "content-encoding"),
     );
-    let mut client_gone = session
-        .write_response_header(Box::new(client_header(&up, rid)?), false)
-        .await
-        .is_err();
+    let header = Box::new(client_header(up, rid)?);
+    let mut client_gone = session.write_response_header(header, false).await.is_err();
     let mut drain_until = client_gone.then(|| Instant::now() + DRAIN_LIMIT);
     let mut upstream_failed: Option<String> = None;
     let mut batch = BytesMut::new();
