@@ -6,6 +6,18 @@
 const MAX_CAPTURE: usize = 64 * 1024;
 const MAX_KEY: usize = 16;
 
+/// The bytes [`TopLevelCapture::byte`] decides on outside strings.
+const STRUCTURAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    let s = b"\"{}[],:";
+    while i < s.len() {
+        t[s[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
     Usage,
@@ -39,8 +51,44 @@ impl TopLevelCapture {
 
     /// Feeds the next piece of the body.
     pub fn feed(&mut self, chunk: &[u8]) {
-        for &b in chunk {
+        let mut i = 0;
+        while let Some(&b) = chunk.get(i) {
+            let rest = &chunk[i..];
+            // Runs that need no decision are taken whole: the inside of a string value (most
+            // of a message) up to its next quote or backslash, and outside strings the bytes
+            // of numbers, literals and white space up to the next structural character.
+            let run = if self.in_str {
+                if self.escaped || self.reading_key {
+                    0
+                } else {
+                    memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len())
+                }
+            } else if self.pending.is_none() {
+                rest.iter()
+                    .position(|&c| STRUCTURAL[usize::from(c)])
+                    .unwrap_or(rest.len())
+            } else {
+                0
+            };
+            if run > 0 {
+                self.push_slice(&rest[..run]);
+                i += run;
+                continue;
+            }
             self.byte(b);
+            i += 1;
+        }
+    }
+
+    /// [`Self::push`] for several bytes at once.
+    fn push_slice(&mut self, s: &[u8]) {
+        if self.capturing.is_some() {
+            if self.buf.len() + s.len() <= MAX_CAPTURE {
+                self.buf.extend_from_slice(s);
+            } else {
+                self.capturing = None;
+                self.buf.clear();
+            }
         }
     }
 
@@ -70,6 +118,7 @@ impl TopLevelCapture {
             self.capturing = Some(t);
             self.capture_depth = self.depth;
             self.buf.clear();
+            self.buf.reserve(256);
         }
     }
 

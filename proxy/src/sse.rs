@@ -103,17 +103,11 @@ impl SseScanner {
                 Line::Skip => {
                     // Jump to the next line end without looking at each byte.
                     let rest = &chunk[i..];
-                    i += rest
-                        .iter()
-                        .position(|&c| c == b'\n' || c == b'\r')
-                        .unwrap_or(rest.len());
+                    i += memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
                 }
                 Line::EventName | Line::KeepData => {
                     let rest = &chunk[i..];
-                    let n = rest
-                        .iter()
-                        .position(|&c| c == b'\n' || c == b'\r')
-                        .unwrap_or(rest.len());
+                    let n = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
                     let mut part = &rest[..n];
                     if self.value_start {
                         self.value_start = false;
