@@ -206,7 +206,6 @@ fn add_to<K: Ord>(map: &mut BTreeMap<K, Bucket>, key: K, r: &UsageRecord) {
         .add(r);
 }
 
-/// `(?, ?, ...), (?, ...)`: `rows` groups of `arity` placeholders.
 /// Cuts `items` into consecutive pieces whose lengths are all in [`SHAPES`], largest first.
 fn shaped_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
@@ -217,6 +216,7 @@ fn shaped_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
+/// `(?, ?, ...), (?, ...)`: `rows` groups of `arity` placeholders.
 fn placeholders(rows: usize, arity: usize) -> String {
     let one = format!("({})", vec!["?"; arity].join(", "));
     vec![one; rows].join(", ")
