@@ -116,24 +116,29 @@ impl Upstream {
 
     /// Sends `header` + `body` to `account` and waits for the response header. A stale pooled
     /// connection is retried once on a fresh one (nothing was processed upstream then).
+    ///
+    /// `again` builds the header once more for that retry (cheaper than copying it for every
+    /// request in case one is needed).
     pub async fn send(
         &self,
         account: &AccountEntry,
         header: RequestHeader,
+        again: impl Fn() -> Option<RequestHeader>,
         body: Bytes,
     ) -> Result<Exchange, UpstreamError> {
         let peer = self.peer(account).await?;
         let mut last = None;
+        let mut header = Some(header);
         for _ in 0..2 {
+            let Some(h) = header.take().or_else(&again) else {
+                break;
+            };
             let (mut session, reused) = self
                 .connector
                 .get_http_session(&*peer)
                 .await
                 .map_err(|e| UpstreamError::Connect(e.to_string()))?;
-            match self
-                .exchange(&mut session, header.clone(), body.clone())
-                .await
-            {
+            match self.exchange(&mut session, h, body.clone()).await {
                 Ok(()) => {
                     return Ok(Exchange {
                         session: Box::new(session),

@@ -81,8 +81,13 @@ pub async fn run(
             body::with_model(&body, meta, &upstream_model)
         };
         row.record.upstream_model = upstream_model;
-        let header = upstream_header(session.req_header(), &account, send_body.len())?;
-        let ex = match Box::pin(relay.upstream.send(&account, header, send_body)).await {
+        let client_req = session.req_header();
+        let header = upstream_header(client_req, &account, send_body.len())?;
+        let again = || upstream_header(client_req, &account, send_body.len()).ok();
+        let sent = relay
+            .upstream
+            .send(&account, header, again, send_body.clone());
+        let ex = match Box::pin(sent).await {
             Ok(ex) => ex,
             Err(e) => {
                 tracing::warn!(request_id = %rid, account_id = account.id, error = %e, "upstream attempt failed");
