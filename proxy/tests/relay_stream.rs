@@ -196,3 +196,49 @@ on_both!(
     a_client_that_leaves_mid_stream_still_gets_an_exact_row,
     a_client_that_leaves_mid_stream_still_gets_an_exact_row
 );
+
+fn an_upstream_cut_mid_stream_delivers_what_arrived_and_bills_it(backend: Backend) {
+    let full = sse_body(MODEL, 1200, 345, 0, 0, 0, "Hello there");
+    // Cut before the final message_delta: the upstream dies mid-answer.
+    let cut = full.find("event: message_delta").unwrap();
+    let sent = full[..cut].to_string();
+    let Some(fx) = Fixture::start(backend, Reply::Cut { body: sent.clone() }, &[]) else {
+        return;
+    };
+    let mut resp = client()
+        .post(fx.url("/v1/messages"))
+        .header("x-api-key", CLIENT_KEY)
+        .header("content-type", "application/json")
+        .body(stream_request())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Every byte that reached the relay reaches the client; then the answer ends unfinished.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let ended_cleanly = loop {
+        match resp.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    assert_eq!(String::from_utf8(got).unwrap(), sent);
+    assert!(
+        !ended_cleanly,
+        "a cut answer must not look complete to the client"
+    );
+
+    let rows = fx.wait_rows(1);
+    let r = &rows[0].record;
+    assert_eq!((r.status_code, r.outcome.as_str()), (200, "upstream_error"));
+    assert_eq!(
+        (r.input_tokens, r.output_tokens),
+        (1200, 1),
+        "billed by what arrived: message_start's usage"
+    );
+}
+on_both!(
+    an_upstream_cut_mid_stream_delivers_what_arrived_and_bills_it,
+    an_upstream_cut_mid_stream_delivers_what_arrived_and_bills_it
+);

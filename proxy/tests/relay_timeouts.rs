@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use common::client;
@@ -22,7 +23,8 @@ fn timed_parts(body: &str, parts: usize, every: Duration) -> Vec<(Duration, Stri
         .collect()
 }
 
-fn post_stream(fx: &Fixture) -> (u16, String, Duration) {
+/// Status, the bytes received, whether the body ended cleanly, and the time taken.
+fn post_stream(fx: &Fixture) -> (u16, String, bool, Duration) {
     let started = Instant::now();
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(600))
@@ -37,8 +39,21 @@ fn post_stream(fx: &Fixture) -> (u16, String, Duration) {
         .send()
         .unwrap();
     let status = resp.status().as_u16();
-    let text = resp.text().unwrap_or_default();
-    (status, text, started.elapsed())
+    let mut resp = resp;
+    let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
+    let complete = loop {
+        match resp.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    (
+        status,
+        String::from_utf8_lossy(&got).into_owned(),
+        complete,
+        started.elapsed(),
+    )
 }
 
 #[test]
@@ -51,7 +66,8 @@ fn a_stream_of_several_minutes_with_pauses_under_the_idle_timeout_completes() {
         ("RELAY__RELAY__FIRST_BYTE_TIMEOUT", "3s"),
     ];
     let fx = Fixture::start(Backend::Sqlite, Reply::Timed { parts }, &env).unwrap();
-    let (status, text, took) = post_stream(&fx);
+    let (status, text, complete, took) = post_stream(&fx);
+    assert!(complete, "the whole answer, cleanly ended");
     assert_eq!(status, 200);
     assert!(
         took >= Duration::from_secs(120),
@@ -80,7 +96,11 @@ fn a_pause_longer_than_the_idle_timeout_ends_the_stream() {
     ];
     let env = [("RELAY__RELAY__IDLE_TIMEOUT", "2s")];
     let fx = Fixture::start(Backend::Sqlite, Reply::Timed { parts }, &env).unwrap();
-    let (status, text, took) = post_stream(&fx);
+    let (status, text, complete, took) = post_stream(&fx);
+    assert!(
+        !complete,
+        "a cut answer must not look complete to the client"
+    );
     assert_eq!(status, 200, "the header was already sent");
     assert_eq!(text.len(), cut, "only what came before the pause arrived");
     assert!(

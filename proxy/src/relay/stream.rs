@@ -28,54 +28,54 @@ const CLIENT_CHECK_EVERY: Duration = Duration::from_millis(500);
 /// At most this many bytes are gathered into one write to the client.
 const BATCH_LIMIT: usize = 64 * 1024;
 
-/// What [`pull_ready`] found after the first chunk.
-enum Pulled {
-    /// Nothing more was ready: the first chunk goes out alone (no copy). `ended`: the body is
-    /// done.
-    Only { ended: bool },
-    /// More was ready; the batch holds the first chunk and the rest. `ended`: the body is done.
-    More { ended: bool },
-    /// Reading failed; the batch holds what was read before.
-    Failed(String),
+/// The next write to the client and what the upstream did meanwhile.
+struct Ready {
+    /// Bytes to write: a chunk alone, or several gathered in the batch buffer.
+    out: Bytes,
+    /// The upstream body is complete.
+    ended: bool,
+    /// Reading the upstream failed after `out` was read.
+    failed: Option<String>,
 }
 
-/// Reads, without waiting, every chunk the upstream connection already holds (up to
-/// [`BATCH_LIMIT`] bytes), observing each one.
+/// Gathers after `first` every chunk the upstream connection already holds, without waiting
+/// (up to [`BATCH_LIMIT`] bytes), observing each one. `first` goes out alone, uncopied, when
+/// nothing else was ready.
 fn pull_ready(
     up: &mut HttpSession,
     acct: &mut Accounting,
     batch: &mut BytesMut,
-    first: &Bytes,
-) -> Pulled {
-    let mut more = false;
-    while batch.len() + first.len() < BATCH_LIMIT {
+    first: Bytes,
+) -> Ready {
+    let (mut ended, mut failed) = (false, None);
+    while batch.len() < BATCH_LIMIT {
         // Reading the body is cancel-safe (Pingora's own proxy selects on it), so a read
         // that would wait is simply dropped.
-        let ready = tokio::task::unconstrained(up.read_response_body()).now_or_never();
-        let chunk = match ready {
+        match tokio::task::unconstrained(up.read_response_body()).now_or_never() {
             None => break,
-            Some(Ok(Some(c))) => c,
-            Some(Ok(None)) => {
-                return if more {
-                    Pulled::More { ended: true }
-                } else {
-                    Pulled::Only { ended: true }
+            Some(Ok(Some(chunk))) => {
+                if batch.is_empty() {
+                    batch.extend_from_slice(&first);
                 }
+                acct.observe(&chunk);
+                batch.extend_from_slice(&chunk);
             }
-            Some(Err(e)) => return Pulled::Failed(e.to_string()),
-        };
-        if !more {
-            batch.extend_from_slice(first);
-            more = true;
+            Some(Ok(None)) => {
+                ended = true;
+                break;
+            }
+            Some(Err(e)) => {
+                failed = Some(e.to_string());
+                break;
+            }
         }
-        acct.observe(&chunk);
-        batch.extend_from_slice(&chunk);
     }
-    if more {
-        Pulled::More { ended: false }
+    let out = if batch.is_empty() {
+        first
     } else {
-        Pulled::Only { ended: false }
-    }
+        batch.split().freeze()
+    };
+    Ready { out, ended, failed }
 }
 
 const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
@@ -192,7 +192,6 @@ pub async fn stream_response(
             }
         };
         data_since_tick = true;
-        let mut end = false;
         let first = match next {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
@@ -205,34 +204,22 @@ pub async fn stream_response(
         // After the first chunk (sent alone, for the time to first byte), whatever the
         // upstream has already sent goes to the client in one write: one system call for a
         // burst of events instead of one per event.
-        let pulled = if std::mem::replace(&mut first_sent, true) {
-            pull_ready(&mut ex.session, &mut acct, &mut batch, &first)
+        let ready = if std::mem::replace(&mut first_sent, true) {
+            pull_ready(&mut ex.session, &mut acct, &mut batch, first)
         } else {
-            Pulled::Only { ended: false }
-        };
-        let out = match pulled {
-            Pulled::Only { ended } => {
-                end = ended;
-                first
-            }
-            Pulled::More { ended } => {
-                end = ended;
-                batch.split().freeze()
-            }
-            Pulled::Failed(e) => {
-                upstream_failed = Some(e);
-                if batch.is_empty() {
-                    first
-                } else {
-                    batch.split().freeze()
-                }
+            Ready {
+                out: first,
+                ended: false,
+                failed: None,
             }
         };
+        upstream_failed = ready.failed;
+        let out = ready.out;
         if !client_gone && session.write_response_body(Some(out), false).await.is_err() {
             client_gone = true;
             drain_until = Some(Instant::now() + DRAIN_LIMIT);
         }
-        if end || upstream_failed.is_some() {
+        if ready.ended || upstream_failed.is_some() {
             break;
         }
         // A stream whose upstream always has data ready would otherwise run to its end in
@@ -269,8 +256,16 @@ pub async fn stream_response(
         row.end(status, Outcome::Ok, None);
     }
     relay.upstream.finish(ex).await;
-    if upstream_failed.is_some() {
-        session.set_keepalive(None);
+    match upstream_failed {
+        // An error (not `Ok`) so that Pingora closes the connection without finishing the
+        // body: a cut answer must not look complete to the client.
+        Some(e) => {
+            session.set_keepalive(None);
+            Err(pingora::Error::explain(
+                pingora::ErrorType::ReadError,
+                format!("upstream failed mid-response: {e}"),
+            ))
+        }
+        None => Ok(()),
     }
-    Ok(())
 }

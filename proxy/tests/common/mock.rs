@@ -48,6 +48,9 @@ pub enum Reply {
         max: usize,
         pause: Duration,
     },
+    /// The start of an SSE body in pieces of 1..=7 bytes, then the connection is closed
+    /// without the terminating chunk (an upstream that dies mid-answer).
+    Cut { body: String },
     /// An SSE body written as timed pieces: (wait before, bytes).
     Timed { parts: Vec<(Duration, String)> },
     /// Any status, extra header lines (`name: value`) and body bytes, with content-length.
@@ -249,6 +252,20 @@ async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()
             stream.write_all(head.as_bytes()).await?;
             stream.write_all(&body).await?;
             stream.flush().await
+        }
+        Reply::Cut { body } => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+                .await?;
+            for (i, piece) in body.as_bytes().chunks(7).enumerate() {
+                let split = 1 + i % piece.len();
+                chunk(stream, &piece[..split]).await?;
+                if split < piece.len() {
+                    chunk(stream, &piece[split..]).await?;
+                }
+            }
+            stream.flush().await?;
+            Err(std::io::Error::other("cut mid-answer"))
         }
         Reply::Timed { parts } => {
             stream
