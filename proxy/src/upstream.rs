@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http::{header, HeaderValue};
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::client::HttpSession;
+use pingora::protocols::http::v1::client::{http_req_header_to_wire, HttpSession as Http1Session};
 use pingora::upstreams::peer::HttpPeer;
+use tokio::io::AsyncWriteExt;
 
 use crate::dns::DnsCache;
 use crate::snapshot::{AccountEntry, Credential};
@@ -133,52 +135,95 @@ impl Upstream {
             let Some(h) = header.take().or_else(&again) else {
                 break;
             };
-            let (mut session, reused) = self
+            let (session, reused) = self
                 .connector
                 .get_http_session(&*peer)
                 .await
                 .map_err(|e| UpstreamError::Connect(e.to_string()))?;
-            match self.exchange(&mut session, h, body.clone()).await {
-                Ok(()) => {
+            match self.exchange(session, &peer, h, &body).await {
+                Ok(session) => {
                     return Ok(Exchange {
                         session: Box::new(session),
                         peer,
                     })
                 }
-                Err(UpstreamError::Io(e)) if reused => {
-                    session.shutdown().await;
-                    last = Some(UpstreamError::Io(e));
-                }
-                Err(e) => {
-                    session.shutdown().await;
-                    return Err(e);
-                }
+                Err(UpstreamError::Io(e)) if reused => last = Some(UpstreamError::Io(e)),
+                Err(e) => return Err(e),
             }
         }
         Err(last.unwrap_or_else(|| UpstreamError::Io("retry failed".into())))
     }
 
+    /// Writes the request and waits for the response header; the session is closed on error.
     async fn exchange(
         &self,
-        session: &mut HttpSession,
+        session: HttpSession,
+        peer: &HttpPeer,
         header: RequestHeader,
-        body: Bytes,
-    ) -> Result<(), UpstreamError> {
+        body: &Bytes,
+    ) -> Result<HttpSession, UpstreamError> {
         let io = |e: Box<pingora::Error>| UpstreamError::Io(e.to_string());
-        session
-            .write_request_header(Box::new(header))
-            .await
-            .map_err(io)?;
-        if !body.is_empty() {
-            session.write_request_body(body, true).await.map_err(io)?;
-        }
-        session.finish_request_body().await.map_err(io)?;
-        match tokio::time::timeout(self.first_byte_timeout, session.read_response_header()).await {
+        let mut session = match session {
+            HttpSession::H1(h1) => HttpSession::H1(self.write_h1(h1, peer, &header, body).await?),
+            mut other => {
+                let written = async {
+                    other.write_request_header(Box::new(header)).await?;
+                    if !body.is_empty() {
+                        other.write_request_body(body.clone(), true).await?;
+                    }
+                    other.finish_request_body().await
+                };
+                if let Err(e) = written.await {
+                    other.shutdown().await;
+                    return Err(io(e));
+                }
+                other
+            }
+        };
+        let read = tokio::time::timeout(self.first_byte_timeout, session.read_response_header());
+        let res = match read.await {
             Ok(r) => r.map_err(io),
             Err(_) => Err(UpstreamError::FirstByteTimeout(
                 self.first_byte_timeout.as_secs(),
             )),
+        };
+        match res {
+            Ok(()) => Ok(session),
+            Err(e) => {
+                session.shutdown().await;
+                Err(e)
+            }
         }
+    }
+
+    /// Writes an HTTP/1 request in one system call, so a small request leaves as one packet
+    /// (Pingora's session sends the header and the body separately: two sends, and two
+    /// reads upstream). The header carries `content-length`, so the body needs no framing.
+    /// The write must finish within the first-byte timeout.
+    async fn write_h1(
+        &self,
+        h1: Http1Session,
+        peer: &HttpPeer,
+        header: &RequestHeader,
+        body: &Bytes,
+    ) -> Result<Http1Session, UpstreamError> {
+        let wire = http_req_header_to_wire(header)
+            .ok_or_else(|| UpstreamError::Io("the request header cannot be sent".into()))?;
+        let mut stream = h1.into_inner();
+        // Vectored: the header and the body go out in one `writev` (the pooled client
+        // stream writes through, without a buffer to gather them).
+        let mut out = wire.chain(body.clone());
+        let write = async {
+            stream.write_all_buf(&mut out).await?;
+            stream.flush().await
+        };
+        let failed = match tokio::time::timeout(self.first_byte_timeout, write).await {
+            Ok(Ok(())) => return Ok(Http1Session::new_with_options(stream, peer)),
+            Ok(Err(e)) => UpstreamError::Io(e.to_string()),
+            Err(_) => UpstreamError::FirstByteTimeout(self.first_byte_timeout.as_secs()),
+        };
+        let _ = stream.shutdown().await;
+        Err(failed)
     }
 
     /// Returns a fully read connection to the pool, or closes an unfinished one.

@@ -10,6 +10,7 @@ pub mod oauth;
 pub mod settings;
 pub mod usage;
 pub mod usage_stats;
+mod usage_write;
 pub mod users;
 
 use std::path::Path;

@@ -1,15 +1,15 @@
-//! `usage_logs` and its roll-ups: batched, idempotent writes of request rows (each batch also
-//! adds into `usage_daily` and `usage_hourly` in the same transaction), the filtered log list,
-//! and retention. Dashboards read the roll-ups through [`super::usage_stats`].
-
-use std::collections::BTreeMap;
+//! `usage_logs`: the request row, the filtered log list, and retention. Rows are written in
+//! batches by [`super::usage_write`] (re-exported here as [`insert_batch`]); dashboards read
+//! the roll-ups through [`super::usage_stats`].
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
-use super::usage_stats::{bind_args, Arg, UsageTotals, Where, COUNTERS};
+use super::usage_stats::{bind_args, Arg, Where};
 use super::{on_db, Db, DbError, DbResult, Page};
+
+pub use super::usage_write::insert_batch;
 
 /// One relayed request, as written to `usage_logs` (every column but `id`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, FromRow, Serialize, Deserialize)]
@@ -100,77 +100,13 @@ pub struct LogFilter {
     pub to_ms: Option<i64>,
 }
 
-const RECORD_COLUMNS: &str = "request_id, created_at, user_id, api_key_id, group_id, account_id, \
+pub(super) const RECORD_COLUMNS: &str = "request_id, created_at, user_id, api_key_id, group_id, account_id, \
     attempts, route_reason, sticky, model, upstream_model, stream, status_code, outcome, error_type, \
     input_tokens, output_tokens, cache_read_input_tokens, cache_creation_5m_input_tokens, \
     cache_creation_1h_input_tokens, cost_micro_usd, duration_ms, ttfb_ms, client_ip, user_agent";
-const RECORD_ARITY: usize = 25;
-/// Roll-up columns after the bucket: key, account, model, user, group, then [`COUNTERS`].
-const ROLLUP_ARITY: usize = 14;
-/// Row counts of the multi-row statements. A batch is cut into pieces of these sizes only, so
-/// each backend prepares at most one statement per size and then reuses it from the
-/// connection's statement cache (a new row count would mean a new statement to parse: for a
-/// 25-column insert that costs more than executing it). The largest is the default
-/// `usage.batch_size`, so a full batch is one statement; 500 rows × 25 binds stays far below
-/// both backends' limits.
-const SHAPES: [usize; 5] = [500, 100, 20, 5, 1];
 /// Rows deleted per retention statement.
 const DELETE_CHUNK: i64 = 5_000;
-const HOUR_MS: i64 = 3_600_000;
-
-/// Binds the [`RECORD_COLUMNS`] of one record, in order, to `$q`.
-macro_rules! bind_record {
-    ($q:expr, $r:expr) => {{
-        let r: &UsageRecord = $r;
-        $q.bind(r.request_id.as_str())
-            .bind(r.created_at)
-            .bind(r.user_id)
-            .bind(r.api_key_id)
-            .bind(r.group_id)
-            .bind(r.account_id)
-            .bind(r.attempts)
-            .bind(r.route_reason.as_str())
-            .bind(r.sticky)
-            .bind(r.model.as_str())
-            .bind(r.upstream_model.as_str())
-            .bind(r.stream)
-            .bind(r.status_code)
-            .bind(r.outcome.as_str())
-            .bind(r.error_type.as_deref())
-            .bind(r.input_tokens)
-            .bind(r.output_tokens)
-            .bind(r.cache_read_input_tokens)
-            .bind(r.cache_creation_5m_input_tokens)
-            .bind(r.cache_creation_1h_input_tokens)
-            .bind(r.cost_micro_usd)
-            .bind(r.duration_ms)
-            .bind(r.ttfb_ms)
-            .bind(r.client_ip.as_str())
-            .bind(r.user_agent.as_str())
-    }};
-}
-
-/// Binds the rest of one roll-up row (after its bucket) to `$q`.
-macro_rules! bind_rollup {
-    ($q:expr, $k:expr, $a:expr) => {{
-        let (_, key, account, model) = $k;
-        let a: &Bucket = $a;
-        let t = &a.totals;
-        $q.bind(*key)
-            .bind(*account)
-            .bind(model.as_str())
-            .bind(a.user_id)
-            .bind(a.group_id)
-            .bind(t.requests)
-            .bind(t.errors)
-            .bind(t.input_tokens)
-            .bind(t.output_tokens)
-            .bind(t.cache_read_input_tokens)
-            .bind(t.cache_creation_5m_input_tokens)
-            .bind(t.cache_creation_1h_input_tokens)
-            .bind(t.cost_micro_usd)
-    }};
-}
+pub(super) const HOUR_MS: i64 = 3_600_000;
 
 /// The calendar day (`YYYY-MM-DD`) of `ms` in `tz`: the `usage_daily` bucket, and the day the
 /// daily limits count against. `None` when `ms` is outside chrono's range.
@@ -182,164 +118,6 @@ pub fn day_of(ms: i64, tz: Tz) -> Option<String> {
 /// The start of the UTC hour holding `ms`: the `usage_hourly` bucket.
 pub fn hour_of(ms: i64) -> i64 {
     ms.div_euclid(HOUR_MS) * HOUR_MS
-}
-
-/// One roll-up row being built: the key's owner and group, and the sums.
-struct Bucket {
-    user_id: i64,
-    group_id: i64,
-    totals: UsageTotals,
-}
-
-/// Roll-up keys: (bucket, api key, account or 0, model).
-type DayKey = (String, i64, i64, String);
-type HourKey = (i64, i64, i64, String);
-
-fn add_to<K: Ord>(map: &mut BTreeMap<K, Bucket>, key: K, r: &UsageRecord) {
-    map.entry(key)
-        .or_insert_with(|| Bucket {
-            user_id: r.user_id,
-            group_id: r.group_id,
-            totals: UsageTotals::default(),
-        })
-        .totals
-        .add(r);
-}
-
-/// Cuts `items` into consecutive pieces whose lengths are all in [`SHAPES`], largest first.
-fn shaped_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        let n = SHAPES.iter().copied().find(|&s| s <= items.len())?;
-        let (head, rest) = items.split_at(n);
-        items = rest;
-        Some(head)
-    })
-}
-
-/// `(?, ?, ...), (?, ...)`: `rows` groups of `arity` placeholders.
-fn placeholders(rows: usize, arity: usize) -> String {
-    let one = format!("({})", vec!["?"; arity].join(", "));
-    vec![one; rows].join(", ")
-}
-
-/// Upsert tail adding every counter into the existing row (one `match` for the dialect).
-fn add_on_conflict(db: &Db, bucket: &str) -> String {
-    match db {
-        Db::Sqlite(_) => format!(
-            "ON CONFLICT({bucket}, api_key_id, account_id, model) DO UPDATE SET {}",
-            COUNTERS
-                .map(|c| format!("{c} = {c} + excluded.{c}"))
-                .join(", ")
-        ),
-        Db::MySql(_) => format!(
-            "ON DUPLICATE KEY UPDATE {}",
-            COUNTERS
-                .map(|c| format!("{c} = {c} + VALUES({c})"))
-                .join(", ")
-        ),
-    }
-}
-
-/// Writes `records` in one transaction and returns how many were new. A record whose
-/// `request_id` is already stored is skipped, so replaying a batch (after a crash between
-/// commit and acknowledgement, or from the spill file) changes nothing. Only the new rows are
-/// added into `usage_daily` (day in `tz`) and `usage_hourly` (UTC hour), summed per
-/// (bucket, key, account, model) first; account `None` is rolled up as account 0.
-pub async fn insert_batch(db: &Db, records: &[UsageRecord], tz: Tz) -> DbResult<u64> {
-    if records.is_empty() {
-        return Ok(0);
-    }
-    let days = records
-        .iter()
-        .map(|r| {
-            day_of(r.created_at, tz).ok_or_else(|| DbError::Corrupt {
-                column: "created_at",
-                reason: format!("timestamp {} out of range", r.created_at),
-            })
-        })
-        .collect::<DbResult<Vec<_>>>()?;
-    let insert_ignore = match db {
-        Db::Sqlite(_) => "INSERT OR IGNORE INTO",
-        Db::MySql(_) => "INSERT IGNORE INTO",
-    };
-    let insert_one = format!(
-        "{insert_ignore} usage_logs ({RECORD_COLUMNS}) VALUES {}",
-        placeholders(1, RECORD_ARITY)
-    );
-    let tails = (
-        add_on_conflict(db, "day"),
-        add_on_conflict(db, "hour_start"),
-    );
-    let mut written = vec![false; records.len()];
-    on_db!(db, p => {
-        let mut tx = p.begin().await?;
-        let mut base = 0;
-        for chunk in shaped_chunks(records) {
-            // Fast path: one multi-row insert under a savepoint. If any row was already
-            // stored, undo it and insert row by row to learn which ones are new.
-            let sql = format!(
-                "{insert_ignore} usage_logs ({RECORD_COLUMNS}) VALUES {}",
-                placeholders(chunk.len(), RECORD_ARITY)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = bind_record!(q, r);
-            }
-            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
-            if q.execute(&mut *sp).await?.rows_affected() == chunk.len() as u64 {
-                sp.commit().await?;
-                written[base..base + chunk.len()].fill(true);
-            } else {
-                sp.rollback().await?;
-                for (i, r) in chunk.iter().enumerate() {
-                    let q = bind_record!(sqlx::query(&insert_one), r);
-                    written[base + i] = q.execute(&mut *tx).await?.rows_affected() == 1;
-                }
-            }
-            base += chunk.len();
-        }
-
-        let mut daily: BTreeMap<DayKey, Bucket> = BTreeMap::new();
-        let mut hourly: BTreeMap<HourKey, Bucket> = BTreeMap::new();
-        for ((r, day), _) in records.iter().zip(&days).zip(&written).filter(|(_, w)| **w) {
-            let account = r.account_id.unwrap_or(0);
-            add_to(&mut daily, (day.clone(), r.api_key_id, account, r.model.clone()), r);
-            add_to(&mut hourly, (hour_of(r.created_at), r.api_key_id, account, r.model.clone()), r);
-        }
-        // Sorted keys keep the lock order the same across concurrent writers.
-        let daily: Vec<_> = daily.iter().collect();
-        for chunk in shaped_chunks(&daily) {
-            let sql = format!(
-                "INSERT INTO usage_daily (day, api_key_id, account_id, model, user_id, group_id, {}) \
-                 VALUES {} {}",
-                COUNTERS.join(", "),
-                placeholders(chunk.len(), ROLLUP_ARITY),
-                tails.0
-            );
-            let mut q = sqlx::query(&sql);
-            for (k, b) in chunk {
-                q = bind_rollup!(q.bind(k.0.as_str()), k, b);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        let hourly: Vec<_> = hourly.iter().collect();
-        for chunk in shaped_chunks(&hourly) {
-            let sql = format!(
-                "INSERT INTO usage_hourly (hour_start, api_key_id, account_id, model, user_id, \
-                 group_id, {}) VALUES {} {}",
-                COUNTERS.join(", "),
-                placeholders(chunk.len(), ROLLUP_ARITY),
-                tails.1
-            );
-            let mut q = sqlx::query(&sql);
-            for (k, b) in chunk {
-                q = bind_rollup!(q.bind(k.0), k, b);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-    });
-    Ok(written.iter().filter(|w| **w).count() as u64)
 }
 
 fn log_where(f: &LogFilter) -> Where<'_> {

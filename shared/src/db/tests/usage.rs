@@ -1,7 +1,10 @@
 //! Tests of `db::usage`.
 #![allow(clippy::unwrap_used)]
 use super::*;
+use crate::db::usage_stats::{UsageTotals, COUNTERS};
+use crate::db::usage_write::{shaped_chunks, SHAPES};
 use crate::db_test;
+use std::collections::BTreeMap;
 
 /// 2026-01-01T00:00:00Z.
 pub(crate) const BASE: i64 = 1_767_225_600_000;
