@@ -149,3 +149,40 @@ on_both!(
     bad_inputs_get_anthropic_errors_that_say_what_is_wrong,
     bad_inputs_get_anthropic_errors_that_say_what_is_wrong
 );
+
+fn requests_repeating_one_client_request_id_are_each_logged_and_billed(backend: Backend) {
+    let reply = Reply::Json {
+        status: 200,
+        body: json_body("claude-sonnet-4-5", 10, 20, "ok"),
+    };
+    let Some(fx) = Fixture::start(backend, reply, &[]) else {
+        return;
+    };
+    let http = client();
+    for _ in 0..3 {
+        let resp = http
+            .post(fx.url("/v1/messages"))
+            .header("x-api-key", CLIENT_KEY)
+            .header("x-request-id", "my-fixed-request-id")
+            .body(r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[]}"#)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-request-id"], "my-fixed-request-id");
+    }
+    let rows = fx.wait_rows(3);
+    assert_eq!(
+        rows.len(),
+        3,
+        "one row per request, even with one request id"
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r.record.request_id == "my-fixed-request-id"
+            && r.record.output_tokens == 20
+            && r.record.cost_micro_usd > 0));
+}
+on_both!(
+    requests_repeating_one_client_request_id_are_each_logged_and_billed,
+    requests_repeating_one_client_request_id_are_each_logged_and_billed
+);

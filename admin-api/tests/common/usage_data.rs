@@ -32,6 +32,7 @@ pub fn record(i: i64, owner: Owner, account: Option<i64>, created_at: i64) -> Us
     let model = MODELS[(i as usize / 2) % 3];
     UsageRecord {
         request_id: format!("req-{}-{i:06}", owner.api_key_id),
+        row_key: relay_shared::db::usage::new_row_key(),
         created_at,
         user_id: owner.user_id,
         api_key_id: owner.api_key_id,

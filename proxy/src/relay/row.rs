@@ -79,6 +79,7 @@ impl PendingRow {
             started: Instant::now(),
             record: UsageRecord {
                 request_id: request_id.to_string(),
+                row_key: relay_shared::db::usage::new_row_key(),
                 created_at: relay_shared::db::now_ms(),
                 user_id,
                 api_key_id,

@@ -9,13 +9,19 @@ use sqlx::FromRow;
 use super::usage_stats::{bind_args, Arg, Where};
 use super::{on_db, Db, DbError, DbResult, Page};
 
-pub use super::usage_write::insert_batch;
+pub use super::usage_write::{insert_batch, write_batch, Batch};
 
 /// One relayed request, as written to `usage_logs` (every column but `id`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, FromRow, Serialize, Deserialize)]
 pub struct UsageRecord {
-    /// Unique request id; a replayed record with a known id is ignored.
+    /// Request id: the client's `x-request-id` or one the relay made (so not unique).
     pub request_id: String,
+    /// The row's identity: a random non-zero number drawn for each request
+    /// ([`new_row_key`]), so that a batch written again after an uncertain write skips the
+    /// rows already stored. 0 on rows from before it existed; those are told apart by
+    /// `request_id`, which was unique then.
+    #[serde(default)]
+    pub row_key: i64,
     /// Time the request ended, epoch ms.
     pub created_at: i64,
     /// Owner of the key.
@@ -103,10 +109,16 @@ pub struct LogFilter {
 pub(super) const RECORD_COLUMNS: &str = "request_id, created_at, user_id, api_key_id, group_id, account_id, \
     attempts, route_reason, sticky, model, upstream_model, stream, status_code, outcome, error_type, \
     input_tokens, output_tokens, cache_read_input_tokens, cache_creation_5m_input_tokens, \
-    cache_creation_1h_input_tokens, cost_micro_usd, duration_ms, ttfb_ms, client_ip, user_agent";
+    cache_creation_1h_input_tokens, cost_micro_usd, duration_ms, ttfb_ms, client_ip, user_agent, \
+    row_key";
 /// Rows deleted per retention statement.
 const DELETE_CHUNK: i64 = 5_000;
 pub(super) const HOUR_MS: i64 = 3_600_000;
+
+/// A new [`UsageRecord::row_key`]: 62 random bits, never 0.
+pub fn new_row_key() -> i64 {
+    i64::try_from(rand::random::<u64>() >> 2).unwrap_or(1) | 1
+}
 
 /// The calendar day (`YYYY-MM-DD`) of `ms` in `tz`: the `usage_daily` bucket, and the day the
 /// daily limits count against. `None` when `ms` is outside chrono's range.

@@ -1,7 +1,7 @@
 //! Batched, idempotent writes of usage rows: each batch goes into `usage_logs` and adds into
 //! the `usage_daily` and `usage_hourly` roll-ups in the same transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono_tz::Tz;
 
@@ -9,14 +9,14 @@ use super::usage::{day_of, hour_of, UsageRecord, RECORD_COLUMNS};
 use super::usage_stats::{UsageTotals, COUNTERS};
 use super::{on_db, Db, DbError, DbResult};
 
-const RECORD_ARITY: usize = 25;
+const RECORD_ARITY: usize = 26;
 /// Roll-up columns after the bucket: key, account, model, user, group, then [`COUNTERS`].
 const ROLLUP_ARITY: usize = 14;
 /// Row counts of the multi-row statements. A batch is cut into pieces of these sizes only, so
 /// each backend prepares at most one statement per size and then reuses it from the
 /// connection's statement cache (a new row count would mean a new statement to parse: for a
 /// 25-column insert that costs more than executing it). The largest is the default
-/// `usage.batch_size`, so a full batch is one statement; 500 rows × 25 binds stays far below
+/// `usage.batch_size`, so a full batch is one statement; 500 rows × 26 binds stays far below
 /// both backends' limits.
 pub(super) const SHAPES: [usize; 5] = [500, 100, 20, 5, 1];
 /// Binds the [`RECORD_COLUMNS`] of one record, in order, to `$q`.
@@ -48,6 +48,7 @@ macro_rules! bind_record {
             .bind(r.ttfb_ms)
             .bind(r.client_ip.as_str())
             .bind(r.user_agent.as_str())
+            .bind(r.row_key)
     }};
 }
 
@@ -162,55 +163,77 @@ fn add_on_conflict(db: &Db, bucket: &str) -> String {
     }
 }
 
-/// Writes `records` in one transaction and returns how many were new. A record whose
-/// `request_id` is already stored is skipped, so replaying a batch (after a crash between
-/// commit and acknowledgement, or from the spill file) changes nothing. Only the new rows are
-/// added into `usage_daily` (day in `tz`) and `usage_hourly` (UTC hour), summed per
-/// (bucket, key, account, model) first; account `None` is rolled up as account 0.
+/// Whether some rows of a batch may already be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// Rows never written before: inserted as they are (the fast path).
+    New,
+    /// Rows whose earlier write may have committed (a retry after a failed or abandoned
+    /// write, a spill-file replay): the rows already stored are looked up and skipped.
+    InDoubt,
+}
+
+/// Writes `records` in one transaction; rows already stored are skipped (a [`Batch::InDoubt`]
+/// write). Replaying a batch (after a crash between commit and acknowledgement, or from the
+/// spill file) therefore changes nothing. Returns how many rows were new.
 pub async fn insert_batch(db: &Db, records: &[UsageRecord], tz: Tz) -> DbResult<u64> {
+    write_batch(db, records, tz, Batch::InDoubt).await
+}
+
+/// Writes `records` in one transaction and returns how many rows were written. A
+/// [`Batch::New`] batch is inserted without looking for stored copies; an
+/// [`Batch::InDoubt`] one skips every row whose [`UsageRecord::row_key`] is already stored at
+/// the same `created_at` (or, for a row from before row keys, whose `request_id` is). Only the
+/// rows written are added into `usage_daily` (day in `tz`) and `usage_hourly` (UTC hour),
+/// summed per (bucket, key, account, model) first; account `None` is rolled up as account 0.
+pub async fn write_batch(db: &Db, records: &[UsageRecord], tz: Tz, batch: Batch) -> DbResult<u64> {
     if records.is_empty() {
         return Ok(0);
     }
     let (day_names, days) = days_of(records, tz)?;
-    let insert_ignore = match db {
-        Db::Sqlite(_) => "INSERT OR IGNORE INTO",
-        Db::MySql(_) => "INSERT IGNORE INTO",
-    };
-    let insert_one = format!(
-        "{insert_ignore} usage_logs ({RECORD_COLUMNS}) VALUES {}",
-        placeholders(1, RECORD_ARITY)
-    );
     let tails = (
         add_on_conflict(db, "day"),
         add_on_conflict(db, "hour_start"),
     );
-    let mut written = vec![false; records.len()];
+    let mut written = vec![true; records.len()];
     on_db!(db, p => {
         let mut tx = p.begin().await?;
-        let mut base = 0;
-        for chunk in shaped_chunks(records) {
-            // Fast path: one multi-row insert under a savepoint. If any row was already
-            // stored, undo it and insert row by row to learn which ones are new.
+        if batch == Batch::InDoubt {
+            let mut stored: Vec<(i64, i64, String)> = Vec::new();
+            for chunk in shaped_chunks(records) {
+                let sql = format!(
+                    "SELECT created_at, row_key, request_id FROM usage_logs WHERE created_at IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                );
+                let mut q = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+                for r in chunk {
+                    q = q.bind(r.created_at);
+                }
+                stored.extend(q.fetch_all(&mut *tx).await?);
+            }
+            // A row is known by (created_at, row_key), or by its request id as well when it
+            // has no row key.
+            let identity = |at: i64, key: i64, rid: &str| (at, key, if key == 0 { rid.to_string() } else { String::new() });
+            let mut seen: HashSet<(i64, i64, String)> = stored
+                .iter()
+                .map(|(at, key, rid)| identity(*at, *key, rid))
+                .collect();
+            for (r, w) in records.iter().zip(written.iter_mut()) {
+                // A row twice in the batch is written once.
+                *w = seen.insert(identity(r.created_at, r.row_key, &r.request_id));
+            }
+        }
+        let new: Vec<&UsageRecord> = records.iter().zip(&written).filter(|(_, w)| **w).map(|(r, _)| r).collect();
+        for chunk in shaped_chunks(&new) {
             let sql = format!(
-                "{insert_ignore} usage_logs ({RECORD_COLUMNS}) VALUES {}",
+                "INSERT INTO usage_logs ({RECORD_COLUMNS}) VALUES {}",
                 placeholders(chunk.len(), RECORD_ARITY)
             );
             let mut q = sqlx::query(&sql);
             for r in chunk {
                 q = bind_record!(q, r);
             }
-            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
-            if q.execute(&mut *sp).await?.rows_affected() == chunk.len() as u64 {
-                sp.commit().await?;
-                written[base..base + chunk.len()].fill(true);
-            } else {
-                sp.rollback().await?;
-                for (i, r) in chunk.iter().enumerate() {
-                    let q = bind_record!(sqlx::query(&insert_one), r);
-                    written[base + i] = q.execute(&mut *tx).await?.rows_affected() == 1;
-                }
-            }
-            base += chunk.len();
+            q.execute(&mut *tx).await?;
         }
 
         let mut daily: BTreeMap<DayKey, Bucket> = BTreeMap::new();

@@ -5,7 +5,8 @@
 //!   callable from any thread or runtime.
 //! - The writer task drains the channel into a bounded buffer and writes batches of
 //!   `usage.batch_size` rows (or fewer after `usage.flush_interval`) with
-//!   [`insert_batch`](crate::db::usage::insert_batch), which is idempotent on `request_id`.
+//!   [`write_batch`](crate::db::usage::write_batch); a batch that may already be stored (a
+//!   retry, a replay) skips the rows found by their `row_key`.
 //!   A failed write keeps its rows and is retried with exponential backoff (capped at 5 s).
 //! - Beyond `usage.buffer_rows` rows in memory, the oldest go to
 //!   `<data_dir>/usage-spill.jsonl` (append-only JSON lines, fsynced). The file is replayed

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::spill::{self, Chunk};
 use super::stats::PipelineStats;
 use super::writer::{Source, SpillCursor, Writer};
-use crate::db::usage::UsageRecord;
+use crate::db::usage::{Batch, UsageRecord};
 
 /// Wait before retrying a spill-file operation that failed.
 const SPILL_RETRY: Duration = Duration::from_secs(1);
@@ -21,7 +21,7 @@ impl Writer {
             return;
         };
         if let Some((rows, next_offset)) = cursor.pending.take() {
-            return self.launch(rows, Source::Spill { next_offset });
+            return self.launch(rows, Source::Spill { next_offset }, Batch::InDoubt);
         }
         let (path, offset, max) = (self.spill_path.clone(), cursor.offset, self.batch_size);
         let read = tokio::task::spawn_blocking(move || spill::read_chunk(&path, offset, max)).await;
@@ -48,7 +48,7 @@ impl Writer {
             return;
         }
         let next_offset = chunk.next_offset;
-        self.launch(chunk.rows, Source::Spill { next_offset });
+        self.launch(chunk.rows, Source::Spill { next_offset }, Batch::InDoubt);
     }
 
     fn count_bad_lines(&self, chunk: &Chunk) {

@@ -1,5 +1,5 @@
 //! The writer task: drains the channel into a bounded in-memory buffer, writes batches with
-//! [`insert_batch`] (one at a time, bounded by a timeout, retried with exponential backoff),
+//! [`write_batch`] (one at a time, bounded by a timeout, retried with exponential backoff),
 //! and decides what to do next. Spilling and replay are in [`super::spilling`], the shutdown
 //! path in [`super::flush`].
 
@@ -18,7 +18,7 @@ use super::spill;
 use super::stats::PipelineStats;
 use super::FlushReport;
 use crate::config::UsageConfig;
-use crate::db::usage::{insert_batch, UsageRecord};
+use crate::db::usage::{write_batch, Batch, UsageRecord};
 use crate::db::{Db, DbError};
 
 /// Longest a single batch write may take before it counts as failed.
@@ -91,6 +91,10 @@ pub(super) struct Writer {
     pub(super) spill_retry_at: Option<Instant>,
     /// Alternate buffer writes and replays so neither starves the other.
     pub(super) prefer_spill: bool,
+    /// The buffer holds rows of a write that failed or was abandoned, which may have been
+    /// stored all the same: buffer writes look up stored rows ([`Batch::InDoubt`]) until a
+    /// write has taken the buffer's last row.
+    pub(super) doubtful: bool,
 }
 
 /// What woke the loop.
@@ -129,6 +133,7 @@ impl Writer {
             retry_at: None,
             spill_retry_at: None,
             prefer_spill: true,
+            doubtful: false,
         }
     }
 
@@ -238,17 +243,25 @@ impl Writer {
     fn start_buffer_write(&mut self) {
         let n = self.batch_size.min(self.buffer.len());
         let rows: Vec<_> = self.buffer.drain(..n).collect();
+        let mode = if self.doubtful {
+            Batch::InDoubt
+        } else {
+            Batch::New
+        };
         if self.buffer.is_empty() {
             self.oldest_at = None;
+            self.doubtful = false;
         }
-        self.launch(rows, Source::Buffer);
+        self.launch(rows, Source::Buffer, mode);
     }
 
-    pub(super) fn launch(&mut self, rows: Vec<UsageRecord>, source: Source) {
+    /// Starts writing `rows`; `mode` says whether some may already be stored (always so for
+    /// spill-file rows).
+    pub(super) fn launch(&mut self, rows: Vec<UsageRecord>, source: Source, mode: Batch) {
         let rows = Arc::new(rows);
         let (db, tz, batch) = (self.db.clone(), self.tz, Arc::clone(&rows));
         let fut = Box::pin(async move {
-            match tokio::time::timeout(WRITE_TIMEOUT, insert_batch(&db, &batch, tz)).await {
+            match tokio::time::timeout(WRITE_TIMEOUT, write_batch(&db, &batch, tz, mode)).await {
                 Ok(res) => res.map_err(WriteError::from),
                 Err(_) => Err(WriteError::Timeout(WRITE_TIMEOUT)),
             }
@@ -317,6 +330,7 @@ impl Writer {
                 for row in rows.into_iter().rev() {
                     self.buffer.push_front(row);
                 }
+                self.doubtful = true;
                 self.oldest_at.get_or_insert_with(Instant::now);
             }
             Source::Spill { next_offset } => {

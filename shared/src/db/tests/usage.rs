@@ -28,6 +28,7 @@ pub(crate) fn sample(i: i64) -> UsageRecord {
     };
     UsageRecord {
         request_id: format!("req-{i:05}"),
+        row_key: 1_000_000 + i,
         created_at: BASE + i * 71 * 60_000 + 13_000,
         user_id: if key == 3 { 11 } else { 10 },
         api_key_id: key,
@@ -362,20 +363,104 @@ db_test!(
     }
 );
 
-db_test!(a_request_id_repeated_within_a_batch_is_written_once, |db| {
-    let fresh = sample(100);
-    let batch = [sample(1), fresh.clone(), sample(2), fresh.clone()];
-    assert_eq!(insert_batch(&db, &batch, chrono_tz::UTC).await.unwrap(), 3);
-    let (rows, total) = list_logs(&db, &LogFilter::default(), all(10))
-        .await
-        .unwrap();
-    assert_eq!(total, 3);
-    assert!(rows.iter().any(|r| r.record == fresh));
-    assert_eq!(
-        rollup_rows(&db, "usage_daily").await,
-        expected_rollups(&batch[..3], true)
-    );
-});
+db_test!(
+    a_row_repeated_within_a_batch_in_doubt_is_written_once,
+    |db| {
+        let fresh = sample(100);
+        let batch = [sample(1), fresh.clone(), sample(2), fresh.clone()];
+        assert_eq!(insert_batch(&db, &batch, chrono_tz::UTC).await.unwrap(), 3);
+        let (rows, total) = list_logs(&db, &LogFilter::default(), all(10))
+            .await
+            .unwrap();
+        assert_eq!(total, 3);
+        assert!(rows.iter().any(|r| r.record == fresh));
+        assert_eq!(
+            rollup_rows(&db, "usage_daily").await,
+            expected_rollups(&batch[..3], true)
+        );
+    }
+);
+
+db_test!(
+    requests_sharing_a_client_request_id_are_each_logged_and_billed,
+    |db| {
+        // A client may send the same x-request-id on every request: each is its own row.
+        let mut a = sample(1);
+        a.request_id = "client-fixed-id".into();
+        let mut b = a.clone();
+        b.row_key = a.row_key + 1;
+        let mut c = a.clone();
+        c.row_key = a.row_key + 2;
+        c.created_at += 1;
+        assert_eq!(
+            write_batch(&db, &[a.clone(), b.clone()], chrono_tz::UTC, Batch::New)
+                .await
+                .unwrap(),
+            2
+        );
+        // A write in doubt still tells them apart by row key.
+        assert_eq!(
+            insert_batch(&db, &[a.clone(), b.clone(), c.clone()], chrono_tz::UTC)
+                .await
+                .unwrap(),
+            1
+        );
+        let (rows, total) = list_logs(&db, &LogFilter::default(), all(10))
+            .await
+            .unwrap();
+        assert_eq!(total, 3);
+        for r in [&a, &b, &c] {
+            assert!(rows.iter().any(|row| row.record == *r), "{r:?}");
+        }
+        assert_eq!(
+            rollup_rows(&db, "usage_daily").await,
+            expected_rollups(&[a, b, c], true)
+        );
+    }
+);
+
+db_test!(
+    a_new_batch_replayed_in_doubt_adds_nothing_and_old_rows_match_by_request_id,
+    |db| {
+        let records = sample_records();
+        assert_eq!(
+            write_batch(&db, &records, chrono_tz::UTC, Batch::New)
+                .await
+                .unwrap(),
+            40
+        );
+        let daily = rollup_rows(&db, "usage_daily").await;
+        assert_eq!(
+            insert_batch(&db, &records, chrono_tz::UTC).await.unwrap(),
+            0
+        );
+        assert_eq!(rollup_rows(&db, "usage_daily").await, daily);
+
+        // Rows from before row keys (row_key 0, e.g. from an old spill file) are matched by
+        // their request id, which was unique then.
+        let old: Vec<_> = (200..203)
+            .map(|i| UsageRecord {
+                row_key: 0,
+                ..sample(i)
+            })
+            .collect();
+        assert_eq!(insert_batch(&db, &old, chrono_tz::UTC).await.unwrap(), 3);
+        assert_eq!(insert_batch(&db, &old, chrono_tz::UTC).await.unwrap(), 0);
+        let mut renamed = old[0].clone();
+        renamed.request_id = "another-old-request".into();
+        assert_eq!(
+            insert_batch(&db, &[renamed], chrono_tz::UTC).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            list_logs(&db, &LogFilter::default(), all(1))
+                .await
+                .unwrap()
+                .1,
+            44
+        );
+    }
+);
 
 db_test!(a_batch_larger_than_one_statement_is_written_whole, |db| {
     let records: Vec<_> = (0..1_234).map(sample).collect();

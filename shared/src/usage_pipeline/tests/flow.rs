@@ -219,3 +219,60 @@ db_test!(
         assert_eq!(stats.dropped_rows(), 0);
     }
 );
+
+db_test!(
+    a_batch_stored_but_reported_failed_is_not_stored_twice_by_its_retry,
+    |db| {
+        // The write commits, but its outcome is lost (a timeout that fired after the commit,
+        // a connection cut during the acknowledgement): the writer sees an error.
+        let dir = tempfile::tempdir().unwrap();
+        let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let stats = Arc::new(PipelineStats::default());
+        let cfg = usage_cfg(10, 20, 10_000);
+        let mut w = Writer::new(
+            db.clone(),
+            &cfg,
+            dir.path().into(),
+            chrono_tz::UTC,
+            stats,
+            rx,
+        );
+        let first = records(0..10);
+        w.accept(first.clone());
+        w.start_work(false).await;
+        assert!(w.inflight.is_some());
+        let res = writer::wait(&mut w.inflight).await;
+        assert_eq!(
+            res.unwrap(),
+            10,
+            "the first write is a new batch and stores every row"
+        );
+        assert_eq!(
+            w.finish(Err(writer::WriteError::Timeout(Duration::from_secs(15)))),
+            0
+        );
+        w.retry_at = None; // the backoff is over
+
+        // The retry carries the same rows plus new ones; only the new ones are added.
+        let second = records(10..15);
+        w.accept(second.clone());
+        w.batch_size = 100;
+        w.start_work(false).await;
+        assert!(w.inflight.is_some());
+        let res = writer::wait(&mut w.inflight).await;
+        assert_eq!(res.as_ref().unwrap(), &5, "{res:?}");
+        assert_eq!(w.finish(res), 15);
+        let all: Vec<_> = first.into_iter().chain(second).collect();
+        assert_stored_exactly(&db, &all).await;
+
+        // The buffer was emptied by that write: later batches are new again.
+        let third = records(15..18);
+        w.accept(third.clone());
+        w.start_work(true).await;
+        assert!(w.inflight.is_some());
+        let res = writer::wait(&mut w.inflight).await;
+        assert_eq!(w.finish(res), 3);
+        let all: Vec<_> = all.into_iter().chain(third).collect();
+        assert_stored_exactly(&db, &all).await;
+    }
+);
