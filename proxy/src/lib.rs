@@ -19,3 +19,4 @@ pub mod snapshot;
 pub mod sse;
 pub mod startup;
 pub mod upstream;
+pub mod upstream_header;

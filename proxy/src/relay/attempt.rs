@@ -17,7 +17,7 @@ use crate::body::{self, RequestMeta};
 use crate::error::{write_error, ErrorKind};
 use crate::select::{select, SelectError};
 use crate::snapshot::{AccountEntry, KeyEntry, Snapshot};
-use crate::upstream::upstream_header;
+use crate::upstream_header::upstream_header;
 
 /// Statuses after which another account is tried (SPEC §3.4).
 fn fails_over(status: u16) -> bool {
