@@ -34,9 +34,13 @@ pub fn lab(c: &Common, hold: Duration) -> anyhow::Result<ExitCode> {
             lab.log_dir().display(),
             hold.as_secs()
         );
+        // SIGTERM too (what `kill` and `pkill` send): leaving without `shutdown` would orphan
+        // the mock, the proxies and their ports.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::time::sleep(hold) => {}
             _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
         }
         lab.shutdown();
         anyhow::Ok(())
