@@ -202,7 +202,8 @@ pub async fn write_batch(db: &Db, records: &[UsageRecord], tz: Tz, batch: Batch)
             let mut stored: Vec<(i64, i64, String)> = Vec::new();
             for chunk in shaped_chunks(records) {
                 let sql = format!(
-                    "SELECT created_at, row_key, request_id FROM usage_logs WHERE created_at IN ({})",
+                    "SELECT created_at, row_key, request_id FROM usage_logs \
+                     WHERE created_at IN ({})",
                     vec!["?"; chunk.len()].join(", ")
                 );
                 let mut q = sqlx::query_as::<_, (i64, i64, String)>(&sql);
@@ -213,7 +214,10 @@ pub async fn write_batch(db: &Db, records: &[UsageRecord], tz: Tz, batch: Batch)
             }
             // A row is known by (created_at, row_key), or by its request id as well when it
             // has no row key.
-            let identity = |at: i64, key: i64, rid: &str| (at, key, if key == 0 { rid.to_string() } else { String::new() });
+            let identity = |at: i64, key: i64, rid: &str| {
+                let rid = if key == 0 { rid.to_string() } else { String::new() };
+                (at, key, rid)
+            };
             let mut seen: HashSet<(i64, i64, String)> = stored
                 .iter()
                 .map(|(at, key, rid)| identity(*at, *key, rid))
@@ -223,7 +227,11 @@ pub async fn write_batch(db: &Db, records: &[UsageRecord], tz: Tz, batch: Batch)
                 *w = seen.insert(identity(r.created_at, r.row_key, &r.request_id));
             }
         }
-        let new: Vec<&UsageRecord> = records.iter().zip(&written).filter(|(_, w)| **w).map(|(r, _)| r).collect();
+        let new: Vec<&UsageRecord> = records
+            .iter()
+            .zip(&written)
+            .filter_map(|(r, w)| w.then_some(r))
+            .collect();
         for chunk in shaped_chunks(&new) {
             let sql = format!(
                 "INSERT INTO usage_logs ({RECORD_COLUMNS}) VALUES {}",
