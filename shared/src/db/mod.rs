@@ -9,6 +9,7 @@ pub mod groups;
 pub mod oauth;
 pub mod settings;
 pub mod usage;
+mod usage_sql;
 pub mod usage_stats;
 mod usage_write;
 pub mod users;

@@ -5,21 +5,12 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono_tz::Tz;
 
-use super::usage::{day_of, hour_of, UsageRecord, RECORD_COLUMNS};
-use super::usage_stats::{UsageTotals, COUNTERS};
+use super::usage::{day_of, hour_of, UsageRecord};
+use super::usage_sql::{reserved_args, shaped_chunks, texts, RECORD_ARITY, ROLLUP_ARITY};
+use super::usage_stats::UsageTotals;
 use super::{on_db, Db, DbError, DbResult};
 
-const RECORD_ARITY: usize = 26;
-/// Roll-up columns after the bucket: key, account, model, user, group, then [`COUNTERS`].
-const ROLLUP_ARITY: usize = 14;
-/// Row counts of the multi-row statements. A batch is cut into pieces of these sizes only, so
-/// each backend prepares at most one statement per size and then reuses it from the
-/// connection's statement cache (a new row count would mean a new statement to parse: for a
-/// 25-column insert that costs more than executing it). The largest is the default
-/// `usage.batch_size`, so a full batch is one statement; 500 rows × 26 binds stays far below
-/// both backends' limits.
-pub(super) const SHAPES: [usize; 5] = [500, 100, 20, 5, 1];
-/// Binds the [`RECORD_COLUMNS`] of one record, in order, to `$q`.
+/// Binds the [`RECORD_COLUMNS`](super::usage::RECORD_COLUMNS) of one record, in order, to `$q`.
 macro_rules! bind_record {
     ($q:expr, $r:expr) => {{
         let r: &UsageRecord = $r;
@@ -129,40 +120,6 @@ fn add_to<K: Ord>(map: &mut BTreeMap<K, Bucket>, key: K, r: &UsageRecord) {
         .add(r);
 }
 
-/// Cuts `items` into consecutive pieces whose lengths are all in [`SHAPES`], largest first.
-pub(super) fn shaped_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        let n = SHAPES.iter().copied().find(|&s| s <= items.len())?;
-        let (head, rest) = items.split_at(n);
-        items = rest;
-        Some(head)
-    })
-}
-
-/// `(?, ?, ...), (?, ...)`: `rows` groups of `arity` placeholders.
-fn placeholders(rows: usize, arity: usize) -> String {
-    let one = format!("({})", vec!["?"; arity].join(", "));
-    vec![one; rows].join(", ")
-}
-
-/// Upsert tail adding every counter into the existing row (one `match` for the dialect).
-fn add_on_conflict(db: &Db, bucket: &str) -> String {
-    match db {
-        Db::Sqlite(_) => format!(
-            "ON CONFLICT({bucket}, api_key_id, account_id, model) DO UPDATE SET {}",
-            COUNTERS
-                .map(|c| format!("{c} = {c} + excluded.{c}"))
-                .join(", ")
-        ),
-        Db::MySql(_) => format!(
-            "ON DUPLICATE KEY UPDATE {}",
-            COUNTERS
-                .map(|c| format!("{c} = {c} + VALUES({c})"))
-                .join(", ")
-        ),
-    }
-}
-
 /// Whether some rows of a batch may already be stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Batch {
@@ -191,22 +148,17 @@ pub async fn write_batch(db: &Db, records: &[UsageRecord], tz: Tz, batch: Batch)
         return Ok(0);
     }
     let (day_names, days) = days_of(records, tz)?;
-    let tails = (
-        add_on_conflict(db, "day"),
-        add_on_conflict(db, "hour_start"),
-    );
+    let sql = texts(db);
     let mut written = vec![true; records.len()];
     on_db!(db, p => {
         let mut tx = p.begin().await?;
         if batch == Batch::InDoubt {
             let mut stored: Vec<(i64, i64, String)> = Vec::new();
-            for chunk in shaped_chunks(records) {
-                let sql = format!(
-                    "SELECT created_at, row_key, request_id FROM usage_logs \
-                     WHERE created_at IN ({})",
-                    vec!["?"; chunk.len()].join(", ")
+            for (shape, chunk) in shaped_chunks(records) {
+                let mut q = sqlx::query_as_with::<_, (i64, i64, String), _>(
+                    &sql.lookup[shape],
+                    reserved_args(p, chunk.len()),
                 );
-                let mut q = sqlx::query_as::<_, (i64, i64, String)>(&sql);
                 for r in chunk {
                     q = q.bind(r.created_at);
                 }
@@ -232,12 +184,9 @@ pub async fn write_batch(db: &Db, records: &[UsageRecord], tz: Tz, batch: Batch)
             .zip(&written)
             .filter_map(|(r, w)| w.then_some(r))
             .collect();
-        for chunk in shaped_chunks(&new) {
-            let sql = format!(
-                "INSERT INTO usage_logs ({RECORD_COLUMNS}) VALUES {}",
-                placeholders(chunk.len(), RECORD_ARITY)
-            );
-            let mut q = sqlx::query(&sql);
+        for (shape, chunk) in shaped_chunks(&new) {
+            let args = reserved_args(p, chunk.len() * RECORD_ARITY);
+            let mut q = sqlx::query_with(&sql.logs[shape], args);
             for r in chunk {
                 q = bind_record!(q, r);
             }
@@ -253,30 +202,18 @@ pub async fn write_batch(db: &Db, records: &[UsageRecord], tz: Tz, batch: Batch)
         }
         // Sorted keys keep the lock order the same across concurrent writers.
         let daily: Vec<_> = daily.iter().collect();
-        for chunk in shaped_chunks(&daily) {
-            let sql = format!(
-                "INSERT INTO usage_daily (day, api_key_id, account_id, model, user_id, group_id, {}) \
-                 VALUES {} {}",
-                COUNTERS.join(", "),
-                placeholders(chunk.len(), ROLLUP_ARITY),
-                tails.0
-            );
-            let mut q = sqlx::query(&sql);
+        for (shape, chunk) in shaped_chunks(&daily) {
+            let args = reserved_args(p, chunk.len() * ROLLUP_ARITY);
+            let mut q = sqlx::query_with(&sql.daily[shape], args);
             for (k, b) in chunk {
                 q = bind_rollup!(q.bind(k.0), k, b);
             }
             q.execute(&mut *tx).await?;
         }
         let hourly: Vec<_> = hourly.iter().collect();
-        for chunk in shaped_chunks(&hourly) {
-            let sql = format!(
-                "INSERT INTO usage_hourly (hour_start, api_key_id, account_id, model, user_id, \
-                 group_id, {}) VALUES {} {}",
-                COUNTERS.join(", "),
-                placeholders(chunk.len(), ROLLUP_ARITY),
-                tails.1
-            );
-            let mut q = sqlx::query(&sql);
+        for (shape, chunk) in shaped_chunks(&hourly) {
+            let args = reserved_args(p, chunk.len() * ROLLUP_ARITY);
+            let mut q = sqlx::query_with(&sql.hourly[shape], args);
             for (k, b) in chunk {
                 q = bind_rollup!(q.bind(k.0), k, b);
             }

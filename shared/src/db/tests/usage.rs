@@ -1,8 +1,8 @@
 //! Tests of `db::usage`.
 #![allow(clippy::unwrap_used)]
 use super::*;
+use crate::db::usage_sql::{shaped_chunks, SHAPES};
 use crate::db::usage_stats::{UsageTotals, COUNTERS};
-use crate::db::usage_write::{shaped_chunks, SHAPES};
 use crate::db_test;
 use std::collections::BTreeMap;
 
@@ -559,8 +559,12 @@ db_test!(retention_deletes_old_rows_and_keeps_rollups, |db| {
 fn batches_are_cut_into_a_few_statement_sizes_only() {
     for n in [0usize, 1, 3, 5, 17, 499, 500, 501, 1_234] {
         let items: Vec<usize> = (0..n).collect();
-        let pieces: Vec<&[usize]> = shaped_chunks(&items).collect();
-        assert!(pieces.iter().all(|p| SHAPES.contains(&p.len())), "{n}");
+        let shaped: Vec<(usize, &[usize])> = shaped_chunks(&items).collect();
+        assert!(
+            shaped.iter().all(|(s, p)| SHAPES[*s] == p.len()),
+            "{n}: {shaped:?}"
+        );
+        let pieces: Vec<&[usize]> = shaped.into_iter().map(|(_, p)| p).collect();
         let joined: Vec<usize> = pieces.concat();
         assert_eq!(joined, items, "{n}: every row once, in order");
         // Largest first, so a batch needs few statements.
