@@ -48,6 +48,18 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))
 }
 
+fn parse_target(s: &str) -> Result<(String, SocketAddr, Option<String>), String> {
+    let (name, rest) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=ADDR[,KEY], got {s:?}"))?;
+    let (addr, key) = match rest.split_once(',') {
+        Some((a, k)) => (a, Some(k.to_string())),
+        None => (rest, None),
+    };
+    let addr = addr.parse().map_err(|e| format!("{addr:?}: {e}"))?;
+    Ok((name.to_string(), addr, key))
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Every scenario against every target; writes bench/RESULTS.md.
@@ -138,6 +150,22 @@ enum Cmd {
         #[arg(long, default_value_t = 300)]
         hold: u64,
     },
+    /// Non-stream requests at concurrency 1 to several addresses in turn (see `json-c1`), for
+    /// an A/B comparison of latency under the same machine noise.
+    Compare {
+        /// A target, `NAME=ADDR` or `NAME=ADDR,KEY` (repeatable).
+        #[arg(long = "target", value_parser = parse_target, required = true)]
+        targets: Vec<(String, SocketAddr, Option<String>)>,
+        /// Measured seconds (shared by all targets).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Milliseconds of back-to-back requests to one target before the next.
+        #[arg(long, default_value_t = 200)]
+        slice_ms: u64,
+        /// Milliseconds at the start of each slice that are not counted.
+        #[arg(long, default_value_t = 20)]
+        settle_ms: u64,
+    },
     /// Load one address (a relay, a proxy, the mock) for profiling.
     Load {
         /// Where to send.
@@ -202,6 +230,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             concurrency,
             seconds,
         } => tools::load_once(addr, key, events, interval_ms, concurrency, secs(seconds)),
+        Cmd::Compare {
+            targets,
+            seconds,
+            slice_ms,
+            settle_ms,
+        } => tools::compare(
+            &targets,
+            secs(seconds),
+            Duration::from_millis(slice_ms),
+            Duration::from_millis(settle_ms),
+        ),
         Cmd::All {
             common,
             out,

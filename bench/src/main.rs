@@ -5,6 +5,7 @@ mod cli;
 mod load;
 mod mock;
 mod plan;
+mod probe;
 mod procs;
 mod protocol;
 mod report;

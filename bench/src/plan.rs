@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::protocol;
-use crate::scenario::{measure, Measurement, Scenario, Shape};
+use crate::scenario::{measure, measure_alternating, Measurement, Scenario, Shape};
 use crate::targets::{Kind, Lab};
 
 /// Knobs of `all`.
@@ -63,8 +63,13 @@ pub fn closed_scenarios(o: &AllOptions) -> Vec<Scenario> {
     vec![
         Scenario::json(
             "json-c1",
-            "non-stream small request, concurrency 1",
-            closed(1, o),
+            "non-stream small request, concurrency 1 (targets in turn, 200 ms each)",
+            Shape::Alternating {
+                warmup: o.warmup,
+                measure: o.measure,
+                slice: Duration::from_millis(200),
+                settle: Duration::from_millis(20),
+            },
         ),
         Scenario::json(
             "json-c64",
@@ -165,6 +170,18 @@ pub async fn run_all(lab: &mut Lab, o: &AllOptions) -> anyhow::Result<Vec<Measur
         .collect();
     for rep in 0..o.reps {
         for s in &scenarios {
+            if let Shape::Alternating { .. } = s.shape {
+                let targets: Vec<_> = kinds
+                    .iter()
+                    .filter_map(|k| lab.target(*k).cloned())
+                    .collect();
+                for m in measure_alternating(s, &targets, &lab.mock, rep).await {
+                    line(&m);
+                    out.push(m);
+                }
+                lab.check_alive()?;
+                continue;
+            }
             // Round-robin, starting one target later each repetition.
             for i in 0..kinds.len() {
                 let kind = kinds[(i + rep) % kinds.len()];
@@ -219,6 +236,16 @@ pub fn smoke_scenarios() -> Vec<Scenario> {
     large.body = Bytes::from(protocol::large_body());
     vec![
         Scenario::json("smoke-json", "non-stream", short(4)),
+        Scenario::json(
+            "smoke-json-alternating",
+            "non-stream, concurrency 1, targets in turn",
+            Shape::Alternating {
+                warmup: Duration::from_millis(50),
+                measure: Duration::from_millis(150),
+                slice: Duration::from_millis(50),
+                settle: Duration::from_millis(10),
+            },
+        ),
         Scenario::sse("smoke-sse", "stream of 20 events", 20, 0, short(4)),
         large,
         Scenario::sse(
@@ -242,21 +269,29 @@ pub async fn run_smoke(lab: &mut Lab) -> anyhow::Result<(Vec<Measurement>, Vec<S
     let mut problems = Vec::new();
     let targets = lab.targets.clone();
     for s in smoke_scenarios() {
-        for t in &targets {
-            let m = measure(&s, t, &lab.mock, 0).await;
+        let ms = if let Shape::Alternating { .. } = s.shape {
+            measure_alternating(&s, &targets, &lab.mock, 0).await
+        } else {
+            let mut ms = Vec::with_capacity(targets.len());
+            for t in &targets {
+                ms.push(measure(&s, t, &lab.mock, 0).await);
+            }
+            ms
+        };
+        for m in ms {
             line(&m);
+            let name = m.target.name();
             if m.stats.errors > 0 {
                 problems.push(format!(
-                    "{} via {}: {} invalid answers ({}); first: {}",
+                    "{} via {name}: {} invalid answers ({}); first: {}",
                     s.id,
-                    t.kind.name(),
                     m.stats.errors,
                     m.stats.error_summary(),
                     m.stats.samples.first().cloned().unwrap_or_default()
                 ));
             }
             if m.stats.ok == 0 {
-                problems.push(format!("{} via {}: no valid answer", s.id, t.kind.name()));
+                problems.push(format!("{} via {name}: no valid answer", s.id));
             }
             out.push(m);
         }

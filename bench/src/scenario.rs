@@ -2,18 +2,18 @@
 //! CPU time and resident memory read from `/proc` around it (peak RSS sampled while the load
 //! runs).
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::task::JoinHandle;
 
+use crate::load::alternate::alternating;
 use crate::load::client::RequestSpec;
 use crate::load::stats::Stats;
 use crate::load::{closed_loop, wave, Gauge, Window};
-use crate::procs::{Mem, Observed};
+pub use crate::probe::ProcUse;
+use crate::probe::{finish_both, Probe};
+use crate::procs::Observed;
 use crate::protocol::{self, total_events};
 use crate::targets::{Kind, Target};
 
@@ -29,6 +29,20 @@ pub enum Shape {
         warmup: Duration,
         /// Measured window.
         measure: Duration,
+    },
+    /// One connection per target and one request in flight in all: `slice` of back-to-back
+    /// requests to one target, then the next (see
+    /// [`alternating`](crate::load::alternate::alternating)). The shared window lasts
+    /// `measure` per target.
+    Alternating {
+        /// Unmeasured lead-in.
+        warmup: Duration,
+        /// Measured time per target.
+        measure: Duration,
+        /// Time on one target before the next.
+        slice: Duration,
+        /// Start of each slice that is not counted.
+        settle: Duration,
     },
     /// `streams` single-request connections opened over `ramp` and held to their end;
     /// memory is read again `settle` after the wave.
@@ -112,25 +126,6 @@ impl Scenario {
     }
 }
 
-/// CPU time and memory of one process group over a measurement.
-#[derive(Debug, Clone, Default)]
-pub struct ProcUse {
-    /// CPU time spent during the measurement, µs.
-    pub cpu_us: u64,
-    /// RSS when it started, KiB.
-    pub rss_before_kb: u64,
-    /// Highest RSS sampled during it, KiB.
-    pub rss_peak_kb: u64,
-    /// RSS at the end (after the settle pause for waves), KiB.
-    pub rss_after_kb: u64,
-    /// Lifetime peak (`VmHWM`) at the end, KiB.
-    pub hwm_kb: u64,
-    /// Most open file descriptors seen (sampled every 0.5 s).
-    pub fds_peak: usize,
-    /// CPU time spent (µs) by thread name.
-    pub threads: BTreeMap<String, u64>,
-}
-
 /// One scenario run against one target.
 #[derive(Debug, Clone)]
 pub struct Measurement {
@@ -174,96 +169,6 @@ impl Measurement {
     }
 }
 
-/// Samples a group's RSS every 50 ms (and its descriptors every 0.5 s) until stopped;
-/// yields the peaks.
-struct Sampler {
-    stop: Arc<AtomicBool>,
-    handle: JoinHandle<(u64, usize)>,
-}
-
-impl Sampler {
-    fn start(obs: Observed) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let handle = tokio::spawn(async move {
-            let (mut peak, mut fds) = (0, 0);
-            let mut tick = 0u64;
-            while !s.load(Ordering::Relaxed) {
-                peak = peak.max(obs.mem().rss_kb);
-                if tick.is_multiple_of(10) {
-                    fds = fds.max(obs.fds());
-                }
-                tick += 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            (peak.max(obs.mem().rss_kb), fds)
-        });
-        Self { stop, handle }
-    }
-
-    async fn finish(self) -> (u64, usize) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.await.unwrap_or((0, 0))
-    }
-}
-
-struct Probe {
-    obs: Observed,
-    threads0: BTreeMap<String, u64>,
-    cpu0: u64,
-    mem0: Mem,
-    sampler: Sampler,
-}
-
-impl Probe {
-    fn start(obs: &Observed) -> Self {
-        Self {
-            obs: obs.clone(),
-            threads0: obs.cpu_by_thread(),
-            cpu0: obs.cpu_us(),
-            mem0: obs.mem(),
-            sampler: Sampler::start(obs.clone()),
-        }
-    }
-
-    /// Ends CPU accounting now; reads memory again after `settle`.
-    async fn finish(self, settle: Duration) -> ProcUse {
-        let cpu_us = self.obs.cpu_us().saturating_sub(self.cpu0);
-        let mut threads = self.obs.cpu_by_thread();
-        for (name, v) in threads.iter_mut() {
-            *v = v.saturating_sub(self.threads0.get(name).copied().unwrap_or(0));
-        }
-        threads.retain(|_, v| *v > 0);
-        let (peak, fds_peak) = self.sampler.finish().await;
-        if !settle.is_zero() {
-            tokio::time::sleep(settle).await;
-        }
-        let end = self.obs.mem();
-        ProcUse {
-            cpu_us,
-            rss_before_kb: self.mem0.rss_kb,
-            rss_peak_kb: peak.max(self.mem0.rss_kb),
-            rss_after_kb: end.rss_kb,
-            hwm_kb: end.hwm_kb,
-            fds_peak,
-            threads,
-        }
-    }
-}
-
-async fn finish_both(
-    proxy: Option<Probe>,
-    mock: Probe,
-    settle: Duration,
-) -> (Option<ProcUse>, ProcUse) {
-    let mock_use = mock.finish(Duration::ZERO).await;
-    let proxy_use = match proxy {
-        Some(p) => Some(p.finish(settle).await),
-        None => None,
-    };
-    (proxy_use, mock_use)
-}
-
 /// Runs `s` once against `t`.
 pub async fn measure(s: &Scenario, t: &Target, mock: &Observed, rep: usize) -> Measurement {
     let spec = Arc::new(s.spec(t));
@@ -292,6 +197,20 @@ pub async fn measure(s: &Scenario, t: &Target, mock: &Observed, rep: usize) -> M
                 max_open: concurrency,
             }
         }
+        Shape::Alternating { .. } => measure_alternating(s, std::slice::from_ref(t), mock, rep)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Measurement {
+                scenario: s.id,
+                target: t.kind,
+                rep,
+                stats: Stats::default(),
+                seconds: 0.0,
+                proxy: None,
+                mock: ProcUse::default(),
+                max_open: 0,
+            }),
         Shape::Wave {
             streams,
             ramp,
@@ -316,4 +235,80 @@ pub async fn measure(s: &Scenario, t: &Target, mock: &Observed, rep: usize) -> M
             }
         }
     }
+}
+
+/// Runs a [`Shape::Alternating`] scenario once against all of `targets` together; one
+/// measurement per target, in the order given. Each proxy's CPU time is read over the shared
+/// window (it idles while the others answer); the mock's is shared out by answers.
+pub async fn measure_alternating(
+    s: &Scenario,
+    targets: &[Target],
+    mock: &Observed,
+    rep: usize,
+) -> Vec<Measurement> {
+    let (warmup, window, slice, settle) = match s.shape {
+        Shape::Alternating {
+            warmup,
+            measure,
+            slice,
+            settle,
+        } => (warmup, measure, slice, settle),
+        Shape::Closed {
+            warmup, measure, ..
+        } => (warmup, measure, measure, Duration::ZERO),
+        Shape::Wave { ramp, .. } => (Duration::ZERO, ramp, ramp, Duration::ZERO),
+    };
+    let n = u32::try_from(targets.len()).unwrap_or(u32::MAX).max(1);
+    let w = Window::after(warmup, window * n);
+    let specs: Vec<_> = targets
+        .iter()
+        .map(|t| (t.addr, Arc::new(s.spec(t))))
+        .collect();
+    let run = tokio::spawn(async move { alternating(&specs, w, slice, settle).await });
+    tokio::time::sleep_until(w.start).await;
+    let probes: Vec<Option<Probe>> = targets
+        .iter()
+        .map(|t| t.proxy.as_ref().map(Probe::start))
+        .collect();
+    let mp = Probe::start(mock);
+    tokio::time::sleep_until(w.end).await;
+    let mock_use = mp.finish(Duration::ZERO).await;
+    let mut uses = Vec::with_capacity(probes.len());
+    for p in probes {
+        uses.push(match p {
+            Some(p) => Some(p.finish(Duration::ZERO).await),
+            None => None,
+        });
+    }
+    let all = run.await.unwrap_or_default();
+    let total_ok: u64 = all.iter().map(|st| st.ok).sum();
+    targets
+        .iter()
+        .zip(uses)
+        .zip(all)
+        .map(|((t, proxy), stats)| {
+            let share = if total_ok > 0 {
+                stats.ok as f64 / total_ok as f64
+            } else {
+                0.0
+            };
+            // Answers per second of the shared window say nothing about one target; at
+            // concurrency 1 its own rate is one over its mean latency, i.e. its answers over
+            // the time spent waiting on it.
+            let busy = stats.ok as f64 * stats.latency.mean() / 1e6;
+            Measurement {
+                scenario: s.id,
+                target: t.kind,
+                rep,
+                seconds: busy,
+                proxy,
+                mock: ProcUse {
+                    cpu_us: (mock_use.cpu_us as f64 * share).round() as u64,
+                    ..mock_use.clone()
+                },
+                max_open: 1,
+                stats,
+            }
+        })
+        .collect()
 }

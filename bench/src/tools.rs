@@ -136,3 +136,51 @@ pub fn load_once(
     });
     Ok(ExitCode::SUCCESS)
 }
+
+/// `compare`: concurrency 1, one request to each target in turn.
+pub fn compare(
+    targets: &[(String, SocketAddr, Option<String>)],
+    seconds: Duration,
+    slice: Duration,
+    settle: Duration,
+) -> anyhow::Result<ExitCode> {
+    let rt = crate::cli::runtime()?;
+    rt.block_on(async {
+        let specs: Vec<_> = targets
+            .iter()
+            .map(|(_, addr, key)| {
+                let spec = RequestSpec {
+                    path: protocol::messages_path(50, 0),
+                    host: addr.to_string(),
+                    key: key.clone(),
+                    body: Bytes::from(protocol::small_body(false)),
+                    sse_events: None,
+                    timeout: Duration::from_secs(60),
+                };
+                (*addr, Arc::new(spec))
+            })
+            .collect();
+        let w = crate::load::Window::after(Duration::from_millis(300), seconds);
+        // On a runtime worker, like the load of `all` (from `block_on` every exchange would
+        // add a hop from the IO-driving worker to this thread).
+        let all = tokio::spawn(async move {
+            crate::load::alternate::alternating(&specs, w, slice, settle).await
+        })
+        .await
+        .unwrap_or_default();
+        for ((name, _, _), st) in targets.iter().zip(all) {
+            println!(
+                "{name:<12} {:>7} answers p50 {:.3} ms p90 {:.3} ms p99 {:.3} ms p99.9 {:.3} ms mean {:.3} ms errors {} {}",
+                st.ok,
+                st.lat_ms(0.5),
+                st.lat_ms(0.9),
+                st.lat_ms(0.99),
+                st.lat_ms(0.999),
+                st.latency.mean() / 1000.0,
+                st.errors,
+                st.samples.first().cloned().unwrap_or_default()
+            );
+        }
+    });
+    Ok(ExitCode::SUCCESS)
+}

@@ -2,6 +2,7 @@
 //! fixed window) and waves (N streams opened over a ramp and held until they end), with every
 //! answer validated.
 
+pub mod alternate;
 pub mod client;
 pub mod stats;
 pub mod validate;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
-use client::{connect, exchange, NoWatch, RequestSpec, StreamWatch};
+use client::{connect, exchange, RequestSpec, StreamWatch};
 use stats::Stats;
 
 /// The measurement window of a closed-loop run: answers that started and ended inside it
@@ -47,31 +48,7 @@ async fn worker(addr: SocketAddr, spec: Arc<RequestSpec>, w: Window) -> Stats {
     let mut st = Stats::default();
     let mut conn = None;
     while tokio::time::Instant::now() < w.end {
-        if conn.is_none() {
-            match connect(addr).await {
-                Ok(c) => conn = Some(c),
-                Err(f) => {
-                    st.fail(&f);
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            }
-        }
-        let Some(c) = conn.as_mut() else {
-            continue;
-        };
-        let t0 = tokio::time::Instant::now();
-        match exchange(c, &spec, &NoWatch).await {
-            Ok(t) => {
-                if t0 >= w.start && tokio::time::Instant::now() <= w.end {
-                    st.record(t);
-                }
-            }
-            Err(f) => {
-                st.fail(&f);
-                conn = None;
-            }
-        }
+        alternate::one(addr, &spec, &mut conn, &mut st, w).await;
     }
     st
 }
