@@ -131,3 +131,23 @@ fn add_on_conflict(dialect: Dialect, bucket: &str) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_text_has_one_placeholder_per_bind() {
+        assert_eq!(RECORD_COLUMNS.split(',').count(), RECORD_ARITY);
+        for dialect in [Dialect::Sqlite, Dialect::MySql] {
+            let t = Texts::build(dialect);
+            for (i, rows) in SHAPES.iter().enumerate() {
+                let binds = |s: &str| s.matches('?').count();
+                assert_eq!(binds(&t.lookup[i]), *rows);
+                assert_eq!(binds(&t.logs[i]), rows * RECORD_ARITY);
+                assert_eq!(binds(&t.daily[i]), rows * ROLLUP_ARITY);
+                assert_eq!(binds(&t.hourly[i]), rows * ROLLUP_ARITY);
+            }
+        }
+    }
+}
