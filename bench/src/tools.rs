@@ -102,6 +102,24 @@ pub fn mock_bench(seconds: Duration, concurrency: usize) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+/// A request for `load` and `compare`: a stream of `events` events `interval_ms` apart, or
+/// (`None`) a JSON answer.
+fn spec_for(
+    addr: SocketAddr,
+    key: Option<String>,
+    events: Option<u32>,
+    interval_ms: u64,
+) -> RequestSpec {
+    RequestSpec {
+        path: protocol::messages_path(events.unwrap_or(50), interval_ms),
+        host: addr.to_string(),
+        key,
+        body: Bytes::from(protocol::small_body(events.is_some())),
+        sse_events: events.map(protocol::total_events),
+        timeout: Duration::from_secs(60),
+    }
+}
+
 pub fn load_once(
     addr: SocketAddr,
     key: Option<String>,
@@ -113,14 +131,7 @@ pub fn load_once(
     crate::cli::raise_nofile();
     let rt = crate::cli::runtime()?;
     rt.block_on(async {
-        let spec = Arc::new(RequestSpec {
-            path: protocol::messages_path(events.unwrap_or(50), interval_ms),
-            host: addr.to_string(),
-            key,
-            body: Bytes::from(protocol::small_body(events.is_some())),
-            sse_events: events.map(protocol::total_events),
-            timeout: Duration::from_secs(60),
-        });
+        let spec = Arc::new(spec_for(addr, key, events, interval_ms));
         let w = crate::load::Window::after(Duration::from_millis(200), seconds);
         let st = crate::load::closed_loop(addr, spec, concurrency, w).await;
         println!(
@@ -137,7 +148,7 @@ pub fn load_once(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `compare`: concurrency 1, one request to each target in turn.
+/// `compare`: concurrency 1, a slice of back-to-back requests to each target in turn.
 pub fn compare(
     targets: &[(String, SocketAddr, Option<String>)],
     seconds: Duration,
@@ -148,17 +159,7 @@ pub fn compare(
     rt.block_on(async {
         let specs: Vec<_> = targets
             .iter()
-            .map(|(_, addr, key)| {
-                let spec = RequestSpec {
-                    path: protocol::messages_path(50, 0),
-                    host: addr.to_string(),
-                    key: key.clone(),
-                    body: Bytes::from(protocol::small_body(false)),
-                    sse_events: None,
-                    timeout: Duration::from_secs(60),
-                };
-                (*addr, Arc::new(spec))
-            })
+            .map(|(_, addr, key)| (*addr, Arc::new(spec_for(*addr, key.clone(), None, 0))))
             .collect();
         let w = crate::load::Window::after(Duration::from_millis(300), seconds);
         // On a runtime worker, like the load of `all` (from `block_on` every exchange would
