@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::protocol;
-use crate::scenario::{measure, measure_alternating, Measurement, Scenario, Shape};
+use crate::scenario::{measure, measure_alternating, Measurement, Scenario, Shape, Turns};
 use crate::targets::{Kind, Lab};
 
 /// Knobs of `all`.
@@ -64,12 +64,12 @@ pub fn closed_scenarios(o: &AllOptions) -> Vec<Scenario> {
         Scenario::json(
             "json-c1",
             "non-stream small request, concurrency 1 (targets in turn, 200 ms each)",
-            Shape::Alternating {
+            Shape::Alternating(Turns {
                 warmup: o.warmup,
                 measure: o.measure,
                 slice: Duration::from_millis(200),
                 settle: Duration::from_millis(20),
-            },
+            }),
         ),
         Scenario::json(
             "json-c64",
@@ -170,12 +170,12 @@ pub async fn run_all(lab: &mut Lab, o: &AllOptions) -> anyhow::Result<Vec<Measur
         .collect();
     for rep in 0..o.reps {
         for s in &scenarios {
-            if let Shape::Alternating { .. } = s.shape {
+            if let Shape::Alternating(turns) = s.shape {
                 let targets: Vec<_> = kinds
                     .iter()
                     .filter_map(|k| lab.target(*k).cloned())
                     .collect();
-                for m in measure_alternating(s, &targets, &lab.mock, rep).await {
+                for m in measure_alternating(s, turns, &targets, &lab.mock, rep).await {
                     line(&m);
                     out.push(m);
                 }
@@ -239,12 +239,12 @@ pub fn smoke_scenarios() -> Vec<Scenario> {
         Scenario::json(
             "smoke-json-alternating",
             "non-stream, concurrency 1, targets in turn",
-            Shape::Alternating {
+            Shape::Alternating(Turns {
                 warmup: Duration::from_millis(50),
                 measure: Duration::from_millis(150),
                 slice: Duration::from_millis(50),
                 settle: Duration::from_millis(10),
-            },
+            }),
         ),
         Scenario::sse("smoke-sse", "stream of 20 events", 20, 0, short(4)),
         large,
@@ -269,8 +269,8 @@ pub async fn run_smoke(lab: &mut Lab) -> anyhow::Result<(Vec<Measurement>, Vec<S
     let mut problems = Vec::new();
     let targets = lab.targets.clone();
     for s in smoke_scenarios() {
-        let ms = if let Shape::Alternating { .. } = s.shape {
-            measure_alternating(&s, &targets, &lab.mock, 0).await
+        let ms = if let Shape::Alternating(turns) = s.shape {
+            measure_alternating(&s, turns, &targets, &lab.mock, 0).await
         } else {
             let mut ms = Vec::with_capacity(targets.len());
             for t in &targets {

@@ -34,16 +34,7 @@ pub enum Shape {
     /// requests to one target, then the next (see
     /// [`alternating`](crate::load::alternate::alternating)). The shared window lasts
     /// `measure` per target.
-    Alternating {
-        /// Unmeasured lead-in.
-        warmup: Duration,
-        /// Measured time per target.
-        measure: Duration,
-        /// Time on one target before the next.
-        slice: Duration,
-        /// Start of each slice that is not counted.
-        settle: Duration,
-    },
+    Alternating(Turns),
     /// `streams` single-request connections opened over `ramp` and held to their end;
     /// memory is read again `settle` after the wave.
     Wave {
@@ -54,6 +45,19 @@ pub enum Shape {
         /// Pause before the after-wave memory reading.
         settle: Duration,
     },
+}
+
+/// The timing of a [`Shape::Alternating`] run.
+#[derive(Debug, Clone, Copy)]
+pub struct Turns {
+    /// Unmeasured lead-in.
+    pub warmup: Duration,
+    /// Measured time per target.
+    pub measure: Duration,
+    /// Time on one target before the next.
+    pub slice: Duration,
+    /// Start of each slice that is not counted.
+    pub settle: Duration,
 }
 
 /// One scenario.
@@ -197,20 +201,22 @@ pub async fn measure(s: &Scenario, t: &Target, mock: &Observed, rep: usize) -> M
                 max_open: concurrency,
             }
         }
-        Shape::Alternating { .. } => measure_alternating(s, std::slice::from_ref(t), mock, rep)
-            .await
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| Measurement {
-                scenario: s.id,
-                target: t.kind,
-                rep,
-                stats: Stats::default(),
-                seconds: 0.0,
-                proxy: None,
-                mock: ProcUse::default(),
-                max_open: 0,
-            }),
+        Shape::Alternating(turns) => {
+            measure_alternating(s, turns, std::slice::from_ref(t), mock, rep)
+                .await
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| Measurement {
+                    scenario: s.id,
+                    target: t.kind,
+                    rep,
+                    stats: Stats::default(),
+                    seconds: 0.0,
+                    proxy: None,
+                    mock: ProcUse::default(),
+                    max_open: 0,
+                })
+        }
         Shape::Wave {
             streams,
             ramp,
@@ -237,29 +243,25 @@ pub async fn measure(s: &Scenario, t: &Target, mock: &Observed, rep: usize) -> M
     }
 }
 
-/// Runs a [`Shape::Alternating`] scenario once against all of `targets` together; one
-/// measurement per target, in the order given. Each proxy's CPU time is read over the shared
-/// window (it idles while the others answer); the mock's is shared out by answers.
+/// Runs scenario `s` in `turns` (its [`Shape::Alternating`]) once against all of `targets`
+/// together; one measurement per target, in the order given. Each proxy's CPU time is read
+/// over the shared window (it idles while the others answer); the mock's is shared out by
+/// answers.
 pub async fn measure_alternating(
     s: &Scenario,
+    turns: Turns,
     targets: &[Target],
     mock: &Observed,
     rep: usize,
 ) -> Vec<Measurement> {
-    let (warmup, window, slice, settle) = match s.shape {
-        Shape::Alternating {
-            warmup,
-            measure,
-            slice,
-            settle,
-        } => (warmup, measure, slice, settle),
-        Shape::Closed {
-            warmup, measure, ..
-        } => (warmup, measure, measure, Duration::ZERO),
-        Shape::Wave { ramp, .. } => (Duration::ZERO, ramp, ramp, Duration::ZERO),
-    };
+    let Turns {
+        warmup,
+        measure,
+        slice,
+        settle,
+    } = turns;
     let n = u32::try_from(targets.len()).unwrap_or(u32::MAX).max(1);
-    let w = Window::after(warmup, window * n);
+    let w = Window::after(warmup, measure * n);
     let specs: Vec<_> = targets
         .iter()
         .map(|t| (t.addr, Arc::new(s.spec(t))))
