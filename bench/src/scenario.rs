@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::load::alternate::alternating;
 use crate::load::client::RequestSpec;
 use crate::load::stats::Stats;
-use crate::load::{closed_loop, wave, Gauge, Window};
+use crate::load::{closed_loop, paced_loop, wave, Gauge, Window};
 pub use crate::probe::ProcUse;
 use crate::probe::{finish_both, Probe};
 use crate::procs::Observed;
@@ -35,6 +35,8 @@ pub enum Shape {
     /// [`alternating`](crate::load::alternate::alternating)). The shared window lasts
     /// `measure` per target.
     Alternating(Turns),
+    /// An open loop at a fixed arrival rate (see [`paced_loop`]).
+    Paced(Pacing),
     /// `streams` single-request connections opened over `ramp` and held to their end;
     /// memory is read again `settle` after the wave.
     Wave {
@@ -58,6 +60,19 @@ pub struct Turns {
     pub slice: Duration,
     /// Start of each slice that is not counted.
     pub settle: Duration,
+}
+
+/// The schedule of a [`Shape::Paced`] run.
+#[derive(Debug, Clone, Copy)]
+pub struct Pacing {
+    /// Keep-alive connections sharing the schedule.
+    pub connections: usize,
+    /// Starts per second, in all.
+    pub rate: f64,
+    /// Unmeasured lead-in.
+    pub warmup: Duration,
+    /// Measured window.
+    pub measure: Duration,
 }
 
 /// One scenario.
@@ -161,6 +176,11 @@ impl Measurement {
         }
     }
 
+    /// Answers in flight on average (Little's law: rate × mean duration).
+    pub fn in_flight(&self) -> f64 {
+        self.rate() * self.stats.latency.mean() / 1e6
+    }
+
     /// Proxy CPU µs per valid answer.
     pub fn cpu_per_unit(&self) -> Option<f64> {
         let p = self.proxy.as_ref()?;
@@ -184,22 +204,12 @@ pub async fn measure(s: &Scenario, t: &Target, mock: &Observed, rep: usize) -> M
         } => {
             let w = Window::after(warmup, measure);
             let run = tokio::spawn(closed_loop(t.addr, spec, concurrency, w));
-            tokio::time::sleep_until(w.start).await;
-            let pp = t.proxy.as_ref().map(Probe::start);
-            let mp = Probe::start(mock);
-            tokio::time::sleep_until(w.end).await;
-            let (proxy, mock) = finish_both(pp, mp, Duration::ZERO).await;
-            let stats = run.await.unwrap_or_default();
-            Measurement {
-                scenario: s.id,
-                target: t.kind,
-                rep,
-                stats,
-                seconds: w.seconds(),
-                proxy,
-                mock,
-                max_open: concurrency,
-            }
+            windowed(s, t, mock, rep, w, run, concurrency).await
+        }
+        Shape::Paced(p) => {
+            let w = Window::after(p.warmup, p.measure);
+            let run = tokio::spawn(paced_loop(t.addr, spec, p.connections, p.rate, w));
+            windowed(s, t, mock, rep, w, run, p.connections).await
         }
         Shape::Alternating(turns) => {
             measure_alternating(s, turns, std::slice::from_ref(t), mock, rep)
@@ -240,6 +250,34 @@ pub async fn measure(s: &Scenario, t: &Target, mock: &Observed, rep: usize) -> M
                 max_open: gauge.max(),
             }
         }
+    }
+}
+
+/// Probes the proxy and the mock over `w` while `run` loads `t`, then collects the run.
+async fn windowed(
+    s: &Scenario,
+    t: &Target,
+    mock: &Observed,
+    rep: usize,
+    w: Window,
+    run: tokio::task::JoinHandle<Stats>,
+    max_open: usize,
+) -> Measurement {
+    tokio::time::sleep_until(w.start).await;
+    let pp = t.proxy.as_ref().map(Probe::start);
+    let mp = Probe::start(mock);
+    tokio::time::sleep_until(w.end).await;
+    let (proxy, mock) = finish_both(pp, mp, Duration::ZERO).await;
+    let stats = run.await.unwrap_or_default();
+    Measurement {
+        scenario: s.id,
+        target: t.kind,
+        rep,
+        stats,
+        seconds: w.seconds(),
+        proxy,
+        mock,
+        max_open,
     }
 }
 

@@ -37,7 +37,7 @@ pub async fn alternating(
                 end: (now + slice).min(w.end),
             };
             while tokio::time::Instant::now() < counted.end {
-                one(*addr, spec, &mut conns[i], &mut stats[i], counted).await;
+                one(*addr, spec, &mut conns[i], &mut stats[i], counted, None).await;
             }
         }
         round = round.wrapping_add(1);
@@ -45,14 +45,29 @@ pub async fn alternating(
     stats
 }
 
+/// When an open-loop exchange was due, and whether its connection was still busy with the
+/// previous one then. Only that wait counts against the target: waking from a timer a little
+/// after `at` is the load generator's own delay.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Due {
+    /// When it was due.
+    pub at: tokio::time::Instant,
+    /// Whether the previous exchange on its connection was still running at `at`.
+    pub busy: bool,
+}
+
 /// One exchange with one target, connecting first if needed (after a failed connect, waits
-/// 20 ms so that a target that is down is not hammered).
+/// 20 ms so that a target that is down is not hammered). It counts when it started inside `w`
+/// and ended inside it. With `due` (an open loop) it counts when it was due inside `w`,
+/// wherever it ends (in a steady state the window's CPU time is the work of the starts inside
+/// it).
 pub(super) async fn one(
     addr: SocketAddr,
     spec: &RequestSpec,
     conn: &mut Option<Conn>,
     st: &mut Stats,
     w: Window,
+    due: Option<Due>,
 ) {
     if conn.is_none() {
         match connect(addr).await {
@@ -68,10 +83,19 @@ pub(super) async fn one(
         return;
     };
     let t0 = tokio::time::Instant::now();
+    let (start, late) = match due {
+        Some(Due { at, busy: true }) => (at, t0.saturating_duration_since(at)),
+        Some(Due { at, busy: false }) => (at, Duration::ZERO),
+        None => (t0, Duration::ZERO),
+    };
     match exchange(c, spec, &NoWatch).await {
         Ok(t) => {
-            if t0 >= w.start && tokio::time::Instant::now() <= w.end {
-                st.record(t);
+            let inside = match due {
+                Some(d) => d.at < w.end,
+                None => tokio::time::Instant::now() <= w.end,
+            };
+            if start >= w.start && inside {
+                st.record(t.delayed(late));
             }
         }
         Err(f) => {

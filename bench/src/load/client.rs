@@ -40,6 +40,17 @@ pub struct Timing {
     pub total: Duration,
 }
 
+impl Timing {
+    /// The same exchange seen from `late` earlier: when it was due rather than when it went
+    /// out (an open loop counts a late start against the target).
+    pub fn delayed(self, late: Duration) -> Self {
+        Self {
+            ttfb: self.ttfb + late,
+            total: self.total + late,
+        }
+    }
+}
+
 /// Why an exchange failed.
 #[derive(Debug, Clone)]
 pub struct Failure {

@@ -48,9 +48,20 @@ async fn worker(addr: SocketAddr, spec: Arc<RequestSpec>, w: Window) -> Stats {
     let mut st = Stats::default();
     let mut conn = None;
     while tokio::time::Instant::now() < w.end {
-        alternate::one(addr, &spec, &mut conn, &mut st, w).await;
+        alternate::one(addr, &spec, &mut conn, &mut st, w, None).await;
     }
     st
+}
+
+/// The workers' statistics, merged as they finish.
+async fn merged(mut set: JoinSet<Stats>) -> Stats {
+    let mut all = Stats::default();
+    while let Some(r) = set.join_next().await {
+        if let Ok(s) = r {
+            all.merge(&s);
+        }
+    }
+    all
 }
 
 /// Runs `concurrency` connections sending `spec` back to back until `w.end`.
@@ -64,13 +75,47 @@ pub async fn closed_loop(
     for _ in 0..concurrency {
         set.spawn(worker(addr, spec.clone(), w));
     }
-    let mut all = Stats::default();
-    while let Some(r) = set.join_next().await {
-        if let Ok(s) = r {
-            all.merge(&s);
-        }
+    merged(set).await
+}
+
+/// An open loop: `connections` keep-alive connections share one schedule of `rate` starts
+/// per second from now until `w.end`, connection `i` taking starts `i`, `i + connections`,
+/// …; so every target gets the same work whatever its speed. A start that finds its
+/// connection still busy goes out late, and that delay counts in its timings (no coordinated
+/// omission).
+pub async fn paced_loop(
+    addr: SocketAddr,
+    spec: Arc<RequestSpec>,
+    connections: usize,
+    rate: f64,
+    w: Window,
+) -> Stats {
+    let begin = tokio::time::Instant::now();
+    let n = connections.max(1);
+    let step = 1.0 / rate.max(0.001);
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        let spec = spec.clone();
+        set.spawn(async move {
+            let mut st = Stats::default();
+            // Connected ahead, so that no connection set-up lands in the window.
+            let mut conn = connect(addr).await.ok();
+            let mut k = i;
+            loop {
+                let at = begin + Duration::from_secs_f64(step * k as f64);
+                if at >= w.end {
+                    break;
+                }
+                let busy = tokio::time::Instant::now() > at;
+                sleep_until(at).await;
+                let due = alternate::Due { at, busy };
+                alternate::one(addr, &spec, &mut conn, &mut st, w, Some(due)).await;
+                k += n;
+            }
+            st
+        });
     }
-    all
+    merged(set).await
 }
 
 /// Streams in flight (first bytes received, not yet ended), and the most seen at once.
@@ -129,4 +174,35 @@ pub async fn wave(
         }
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::{mock, protocol};
+    use bytes::Bytes;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paced_loop_counts_every_start_due_in_its_window() {
+        let listener = mock::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(mock::serve(listener));
+        let spec = Arc::new(RequestSpec {
+            path: protocol::messages_path(6, 1),
+            host: addr.to_string(),
+            key: None,
+            body: Bytes::from(protocol::small_body(true)),
+            sse_events: Some(protocol::total_events(6)),
+            timeout: Duration::from_secs(30),
+        });
+        // Starts every 5 ms from now; the window holds those due from 50 ms to 300 ms: 50 of
+        // them, counted whatever the machine's speed (a late start still counts, late).
+        let w = Window::after(Duration::from_millis(50), Duration::from_millis(250));
+        let st = paced_loop(addr, spec, 4, 200.0, w).await;
+        assert_eq!(st.errors, 0, "{:?}", st.samples);
+        assert_eq!(st.ok, 50);
+        assert_eq!(st.latency.len(), 50);
+    }
 }

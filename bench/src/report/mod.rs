@@ -350,7 +350,7 @@ pub fn render(
     );
     let _ = writeln!(
         out,
-        "Closed-loop scenarios run {} repetitions of {:.1} s (after {:.1} s warm-up); within a repetition the four targets run back to back, starting one target later each repetition. The exception is `json-c1`, the latency comparison at concurrency 1: there the four targets take turns within one window, 200 ms of back-to-back requests each (the first 20 ms not counted), starting one target later each round, for {:.1} s per target: a burst of machine noise lasting seconds then falls on every target alike instead of on whichever ran at the time. Its req/s is one over the mean latency (answers over the time spent waiting on that target), and the mock's CPU is shared out by answers. Every response is validated: status 200, the mock's echo of the request body size, a JSON answer with `usage`, or an SSE stream with every event, `message_start` first, the cumulative `output_tokens` in `message_delta` and `message_stop` last. CPU time is the proxy's `utime + stime` from `/proc/<pid>/stat` over the measured window divided by the valid answers in it (summed over nginx's master and workers); peak RSS is the highest `VmRSS` sampled every 50 ms.\n",
+        "Closed-loop scenarios run {} repetitions of {:.1} s (after {:.1} s warm-up); within a repetition the four targets run back to back, starting one target later each repetition. The exception is `json-c1`, the latency comparison at concurrency 1: there the four targets take turns within one window, 200 ms of back-to-back requests each (the first 20 ms not counted), starting one target later each round, for {:.1} s per target: a burst of machine noise lasting seconds then falls on every target alike instead of on whichever ran at the time. Its req/s is one over the mean latency (answers over the time spent waiting on that target), and the mock's CPU is shared out by answers. `sse50-paced` is an open loop instead: its streams start on a fixed schedule, the same for every target, spread over 128 keep-alive connections at the rate that keeps about 64 in flight; a start that finds its connection still busy goes out late and the delay counts in its timings, and a stream counts when its start falls in the window. It judges the time-to-first-byte target: in the closed loop `sse50-c64` a faster target completes more streams per second, so its mock is busier and its own time to first byte longer, which says nothing about the proxy's added delay. Every response is validated: status 200, the mock's echo of the request body size, a JSON answer with `usage`, or an SSE stream with every event, `message_start` first, the cumulative `output_tokens` in `message_delta` and `message_stop` last. CPU time is the proxy's `utime + stime` from `/proc/<pid>/stat` over the measured window divided by the valid answers in it (summed over nginx's master and workers); peak RSS is the highest `VmRSS` sampled every 50 ms.\n",
         o.reps,
         o.measure.as_secs_f64(),
         o.warmup.as_secs_f64(),
@@ -360,7 +360,7 @@ pub fn render(
     checks_table(&mut out, checks);
     let _ = writeln!(out, "## Ratios\n");
     ratio_table(&mut out, ms, closed, &kinds);
-    let _ = writeln!(out, "## Closed-loop scenarios\n");
+    let _ = writeln!(out, "## Closed-loop and paced scenarios\n");
     for sc in closed {
         closed_table(&mut out, ms, sc, &kinds);
     }
