@@ -10,6 +10,7 @@ use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::client::HttpSession;
 use pingora::protocols::http::v1::client::{http_req_header_to_wire, HttpSession as Http1Session};
+use pingora::time::timeout;
 use pingora::upstreams::peer::HttpPeer;
 use tokio::io::AsyncWriteExt;
 
@@ -155,7 +156,7 @@ impl Upstream {
                 other
             }
         };
-        let read = tokio::time::timeout(self.first_byte_timeout, session.read_response_header());
+        let read = timeout(self.first_byte_timeout, session.read_response_header());
         let res = match read.await {
             Ok(r) => r.map_err(io),
             Err(_) => Err(UpstreamError::FirstByteTimeout(
@@ -192,7 +193,7 @@ impl Upstream {
             stream.write_all_buf(&mut out).await?;
             stream.flush().await
         };
-        let failed = match tokio::time::timeout(self.first_byte_timeout, write).await {
+        let failed = match timeout(self.first_byte_timeout, write).await {
             Ok(Ok(())) => return Ok(Http1Session::new_with_options(stream, peer)),
             Ok(Err(e)) => UpstreamError::Io(e.to_string()),
             Err(_) => UpstreamError::FirstByteTimeout(self.first_byte_timeout.as_secs()),

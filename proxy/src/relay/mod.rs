@@ -98,7 +98,7 @@ async fn read_body(session: &mut Session, max: u64) -> BodyRead {
 /// Discards the unread request body, at most `limit` bytes and [`DRAIN_TIME`].
 async fn drain_body(session: &mut Session, limit: u64) {
     let mut seen = 0u64;
-    let _ = tokio::time::timeout(DRAIN_TIME, async {
+    let _ = pingora::time::timeout(DRAIN_TIME, async {
         while let Ok(Some(chunk)) = session.read_request_body().await {
             seen += chunk.len() as u64;
             if seen > limit {

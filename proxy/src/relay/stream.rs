@@ -113,10 +113,10 @@ fn client_header(up: &ResponseHeader, rid: &str) -> pingora::Result<ResponseHead
 /// Whether the client has closed its connection (polled once, never waits).
 async fn client_closed(session: &mut Session) -> bool {
     let probe = session.as_downstream_mut().read_body_or_idle(true);
-    match tokio::time::timeout(Duration::ZERO, probe).await {
-        Err(_) => false,
-        Ok(Ok(Some(_))) => false,
-        Ok(Ok(None) | Err(_)) => true,
+    match probe.now_or_never() {
+        None => false,
+        Some(Ok(Some(_))) => false,
+        Some(Ok(None) | Err(_)) => true,
     }
 }
 
