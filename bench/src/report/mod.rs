@@ -345,7 +345,7 @@ pub fn render(
     let _ = writeln!(out, "## Method\n");
     let _ = writeln!(
         out,
-        "Everything runs on this machine over loopback and shares its {} cores: the load generator (this crate, tokio + hyper 1, one keep-alive connection per concurrent client, 2 runtime threads), the mock upstream (this crate, hand-rolled HTTP/1.1 on tokio, 2 threads), and one of four targets in front of the same mock: **direct** (no proxy, the floor), **nginx** (2 workers, `proxy_buffering off`, HTTP/1.1 upstream keep-alive), **bare Pingora** (pingora {} standard pipeline, `upstream_peer` only, 2 threads; the framework's limit) and the **relay** (`target/release/relay serve`, SQLite, 2 threads, authentication, account selection, SSE accounting and usage rows all on).\n",
+        "Everything runs on this machine over loopback and shares its {} cores: the load generator (this crate, tokio + hyper 1, one keep-alive connection per concurrent client, 2 runtime threads), the mock upstream (this crate, hand-rolled HTTP/1.1 on tokio, 2 threads), and one of four targets in front of the same mock: **direct** (no proxy, the floor), **nginx** (2 workers, `proxy_buffering off`, HTTP/1.1 upstream keep-alive), **bare Pingora** (pingora {} standard pipeline, `upstream_peer` only, 2 threads; the framework's limit) and the **relay** (`target/release/relay serve`, SQLite, 2 threads, authentication, account selection, SSE accounting and usage rows all on; log level `warn`, so without the per-request log line, as nginx runs with `access_log off`).\n",
         s.nproc, s.pingora
     );
     let _ = writeln!(
