@@ -1,5 +1,6 @@
 //! Timeouts (SPEC §2.7): a stream of minutes with pauses under the idle timeout completes —
-//! there is no total deadline — while a pause longer than the idle timeout ends the stream.
+//! there is no total deadline — while a pause longer than the idle timeout ends the stream,
+//! and an upstream that sends nothing within the first-byte timeout gets an error answer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -111,4 +112,34 @@ fn a_pause_longer_than_the_idle_timeout_ends_the_stream() {
     let r = &rows[0].record;
     assert_eq!(r.outcome, "upstream_error");
     assert_eq!(r.input_tokens, 50, "usage seen before the cut is kept");
+}
+
+#[test]
+fn an_upstream_silent_past_the_first_byte_timeout_gets_an_error_answer() {
+    let env = [("RELAY__RELAY__FIRST_BYTE_TIMEOUT", "1s")];
+    let hold = Duration::from_secs(30);
+    let fx = Fixture::start(Backend::Sqlite, Reply::Silent { hold }, &env).unwrap();
+    let started = Instant::now();
+    let resp = client()
+        .post(fx.url("/v1/messages"))
+        .header("x-api-key", CLIENT_KEY)
+        .body(format!(
+            r#"{{"model":"{MODEL}","max_tokens":5,"messages":[]}}"#
+        ))
+        .send()
+        .unwrap();
+    let took = started.elapsed();
+    let status = resp.status().as_u16();
+    let v: serde_json::Value = resp.json().unwrap();
+    assert_eq!(status, 529, "{v}");
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "overloaded_error");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("sent nothing for 1 s"), "{msg}");
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(10),
+        "answered after {took:?}: the timeout, not the upstream's {hold:?}"
+    );
+    let rows = fx.wait_rows(1);
+    assert_eq!(rows[0].record.outcome, "upstream_error");
 }

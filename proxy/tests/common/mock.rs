@@ -53,6 +53,8 @@ pub enum Reply {
     Cut { body: String },
     /// An SSE body written as timed pieces: (wait before, bytes).
     Timed { parts: Vec<(Duration, String)> },
+    /// No answer at all: the connection stays open and silent for `hold`, then closes.
+    Silent { hold: Duration },
     /// Any status, extra header lines (`name: value`) and body bytes, with content-length.
     Raw {
         status: u16,
@@ -266,6 +268,10 @@ async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()
             }
             stream.flush().await?;
             Err(std::io::Error::other("cut mid-answer"))
+        }
+        Reply::Silent { hold } => {
+            tokio::time::sleep(hold).await;
+            Err(std::io::Error::other("silent upstream gave up"))
         }
         Reply::Timed { parts } => {
             stream
