@@ -111,7 +111,7 @@ fn client_header(up: &ResponseHeader, rid: &str) -> pingora::Result<ResponseHead
 }
 
 /// Whether the client has closed its connection (polled once, never waits).
-async fn client_closed(session: &mut Session) -> bool {
+fn client_closed(session: &mut Session) -> bool {
     let probe = session.as_downstream_mut().read_body_or_idle(true);
     match probe.now_or_never() {
         None => false,
@@ -177,7 +177,7 @@ pub async fn stream_response(
                     if drain_until.is_some_and(|t| now >= t) {
                         break;
                     }
-                } else if client_closed(session).await {
+                } else if client_closed(session) {
                     client_gone = true;
                     drain_until = Some(now + DRAIN_LIMIT);
                 }
