@@ -46,6 +46,8 @@ pub struct Config {
     pub timezone: String,
     /// Logging.
     pub log: LogConfig,
+    /// Security switches.
+    pub security: SecurityConfig,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             pricing: PricingConfig::default(),
             timezone: DEFAULT_TIMEZONE.into(),
             log: LogConfig::default(),
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -81,6 +84,16 @@ pub struct ServerConfig {
     /// How long a graceful shutdown waits for streams in flight.
     #[serde(with = "humantime_serde")]
     pub grace_period: Duration,
+    /// Longest time a client may take to send a request header (slow clients cannot hold
+    /// the front door).
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Longest wait for each read of a request body.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// Most client connections open at once; further connections are refused (closed at
+    /// once) and counted. Keep it below the process's descriptor limit.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +103,9 @@ impl Default for ServerConfig {
             threads: 2,
             data_dir: PathBuf::from("data"),
             grace_period: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 16_000,
         }
     }
 }
@@ -284,11 +300,20 @@ pub struct AuthConfig {
     /// Lifetime of a login token.
     #[serde(with = "humantime_serde")]
     pub token_ttl: Duration,
-    /// Failed logins per user and per IP before further attempts are refused.
+    /// Failed logins per (user, client IP) before further attempts from that IP for that
+    /// user are refused.
     pub max_failed_logins: u32,
+    /// Failed logins per client IP, whatever the user, before that IP is refused.
+    pub max_failed_logins_per_ip: u32,
     /// How long failed logins are remembered and attempts refused.
     #[serde(with = "humantime_serde")]
     pub lockout: Duration,
+    /// Password hashes computed at once (each argon2id hash takes about 19 MiB); further
+    /// logins wait for a turn.
+    pub max_concurrent_hashes: usize,
+    /// Peers (IP addresses or CIDR ranges) whose `X-Forwarded-For` / `X-Real-IP` is believed;
+    /// empty = the peer address is the client IP.
+    pub trusted_proxies: Vec<String>,
     /// Claude OAuth endpoints for onboarding and refreshing `claude` accounts.
     pub oauth: OAuthConfig,
 }
@@ -299,7 +324,10 @@ impl Default for AuthConfig {
             allow_registration: false,
             token_ttl: Duration::from_secs(24 * 3600),
             max_failed_logins: 10,
+            max_failed_logins_per_ip: 50,
             lockout: Duration::from_secs(15 * 60),
+            max_concurrent_hashes: 2,
+            trusted_proxies: Vec::new(),
             oauth: OAuthConfig::default(),
         }
     }
@@ -376,6 +404,15 @@ impl Default for LogConfig {
             format: LogFormat::Text,
         }
     }
+}
+
+/// `security`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Let account tests and probes reach loopback, private, link-local and cloud metadata
+    /// addresses (off: such upstreams are refused by the account test).
+    pub allow_private_upstreams: bool,
 }
 
 /// Output format of log lines.

@@ -48,6 +48,32 @@ pub fn validate(c: &Config) -> Vec<ConfigIssue> {
     v.addr("admin.listen", &c.admin.listen);
     v.addr("metrics.listen", &c.metrics.listen);
     v.at_least("server.threads", c.server.threads as u64, 1);
+    v.at_least(
+        "server.max_connections",
+        c.server.max_connections as u64,
+        16,
+    );
+    v.at_least(
+        "server.header_timeout",
+        c.server.header_timeout.as_millis() as u64,
+        100,
+    );
+    v.at_least(
+        "server.body_read_timeout",
+        c.server.body_read_timeout.as_millis() as u64,
+        100,
+    );
+    v.at_least(
+        "auth.max_concurrent_hashes",
+        c.auth.max_concurrent_hashes as u64,
+        1,
+    );
+    v.at_least("auth.max_failed_logins", c.auth.max_failed_logins.into(), 1);
+    v.at_least(
+        "auth.max_failed_logins_per_ip",
+        c.auth.max_failed_logins_per_ip.into(),
+        1,
+    );
     if c.server.data_dir.as_os_str().is_empty() {
         v.push("server.data_dir", "must not be empty".into());
     }
