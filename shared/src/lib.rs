@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod fsmode;
 pub mod glob;
 pub mod models;
 pub mod pricing;

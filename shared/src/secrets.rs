@@ -3,7 +3,6 @@
 //! (folder 0700, files 0600), so a restart reuses them. Values are never logged, only paths.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -124,38 +123,7 @@ fn one(
     Ok((value, SecretSource::Generated(path)))
 }
 
-/// Creates `dir` (and parents) with mode 0700 for the last component.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
-    set_mode(dir, 0o700)
-}
-
-/// Writes `data` to a new or truncated file readable only by the owner (0600).
-pub fn write_private_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    set_mode(path, 0o600)?;
-    f.write_all(data)?;
-    f.write_all(b"\n")?;
-    f.sync_all()
-}
-
-#[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
-    Ok(())
-}
+pub use crate::fsmode::{create_private_dir, write_private_file};
 
 #[cfg(test)]
 mod tests {
