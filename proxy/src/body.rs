@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
+use relay_shared::db::columns;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -32,9 +33,18 @@ pub enum BodyError {
     /// `model` is not a non-empty string.
     #[error("model: must be a non-empty string")]
     BadModel,
+    /// `model` is longer than [`columns::MODEL`] bytes.
+    #[error("model: longer than the maximum of {} bytes", columns::MODEL)]
+    ModelTooLong,
     /// `stream` is not a boolean.
     #[error("stream: must be a boolean")]
     BadStream,
+    /// The session id in `metadata.user_id` is longer than [`columns::SESSION_ID`] bytes.
+    #[error(
+        "metadata.user_id: the session id is longer than the maximum of {} bytes",
+        columns::SESSION_ID
+    )]
+    SessionTooLong,
 }
 
 #[derive(Deserialize)]
@@ -76,9 +86,17 @@ pub fn parse(body: &[u8]) -> Result<RequestMeta, BodyError> {
         }
     })?;
     let raw = probe.model.ok_or(BodyError::MissingModel)?;
+    // The raw text is never shorter than the value, so a long one is refused before it is
+    // copied.
+    if raw.get().len() > columns::MODEL * 6 + 2 {
+        return Err(BodyError::ModelTooLong);
+    }
     let model: String = serde_json::from_str(raw.get()).map_err(|_| BodyError::BadModel)?;
     if model.trim().is_empty() {
         return Err(BodyError::BadModel);
+    }
+    if model.len() > columns::MODEL {
+        return Err(BodyError::ModelTooLong);
     }
     let start = (raw.get().as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
     let model_span = start..start + raw.get().len();
@@ -89,6 +107,12 @@ pub fn parse(body: &[u8]) -> Result<RequestMeta, BodyError> {
         Some(_) => return Err(BodyError::BadStream),
     };
     let session_id = probe.metadata.and_then(|m| session_from_metadata(m.get()));
+    if session_id
+        .as_ref()
+        .is_some_and(|s| s.len() > columns::SESSION_ID)
+    {
+        return Err(BodyError::SessionTooLong);
+    }
     Ok(RequestMeta {
         model,
         stream,
@@ -159,6 +183,30 @@ mod tests {
                 "the body must be a JSON object".into()
             ))
         );
+    }
+
+    #[test]
+    fn identifiers_past_their_documented_maximum_are_refused() {
+        let at_max = format!(r#"{{"model":"{}"}}"#, "m".repeat(columns::MODEL));
+        assert_eq!(
+            parse(at_max.as_bytes()).unwrap().model.len(),
+            columns::MODEL
+        );
+        let over = format!(r#"{{"model":"{}"}}"#, "m".repeat(columns::MODEL + 1));
+        assert_eq!(parse(over.as_bytes()), Err(BodyError::ModelTooLong));
+        let huge = format!(r#"{{"model":"{}"}}"#, "m".repeat(4 << 20));
+        assert_eq!(parse(huge.as_bytes()), Err(BodyError::ModelTooLong));
+        // Escapes make the raw text longer than the value: the value is what counts.
+        let escaped = format!(r#"{{"model":"{}"}}"#, "\\u0041".repeat(columns::MODEL));
+        assert_eq!(
+            parse(escaped.as_bytes()).unwrap().model.len(),
+            columns::MODEL
+        );
+        let session = format!(
+            r#"{{"model":"m","metadata":{{"user_id":"user_a_account__session_{}"}}}}"#,
+            "s".repeat(columns::SESSION_ID + 1)
+        );
+        assert_eq!(parse(session.as_bytes()), Err(BodyError::SessionTooLong));
     }
 
     #[test]

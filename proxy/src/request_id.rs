@@ -5,8 +5,9 @@
 
 use rand::RngCore;
 
-/// Longest client-supplied id that is echoed.
-const MAX_LEN: usize = 128;
+/// Longest client-supplied id that is echoed (the width of `usage_logs.request_id`); a longer
+/// one is replaced by a generated id.
+const MAX_LEN: usize = relay_shared::db::columns::REQUEST_ID;
 
 /// The id for a request given the client's `x-request-id` header, if any.
 pub fn request_id(client: Option<&[u8]>) -> String {
@@ -54,5 +55,7 @@ mod tests {
         let (a, b) = (request_id(None), request_id(None));
         assert!(a[..16] <= b[..16], "ids sort by time: {a} {b}");
         assert!(request_id(Some(&[b'a'; 200])).starts_with("req_"));
+        assert_eq!(request_id(Some(&[b'a'; 64])), "a".repeat(64));
+        assert!(request_id(Some(&[b'a'; 65])).starts_with("req_"));
     }
 }

@@ -196,6 +196,19 @@ impl Relay {
                 .await;
             }
         };
+        let session_header = session
+            .req_header()
+            .headers
+            .get("x-claude-code-session-id")
+            .map_or(0, |v| v.len());
+        if session_header > relay_shared::db::columns::SESSION_ID {
+            row.end(400, Outcome::RelayError, Some("invalid_request_error"));
+            let msg = format!(
+                "x-claude-code-session-id: longer than the maximum of {} bytes",
+                relay_shared::db::columns::SESSION_ID
+            );
+            return write_error(session, ErrorKind::InvalidRequest, &msg, &rid, None).await;
+        }
         row.record.model = meta.model.clone();
         row.record.stream = meta.stream;
         if !glob::allowed(&key.allowed_models, &meta.model) {

@@ -14,9 +14,6 @@ use relay_shared::usage_pipeline::UsageSink;
 
 use crate::accounting::Usage;
 
-/// Longest user agent kept on a row.
-const MAX_USER_AGENT: usize = 255;
-
 /// Requests billed by the `default` price because no entry matched their model (SPEC §5:
 /// counted so operators notice new models; exported with the metrics).
 pub static UNPRICED_REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -66,13 +63,7 @@ impl PendingRow {
         user_agent: &str,
     ) -> Self {
         let mut ua = user_agent.to_string();
-        if ua.len() > MAX_USER_AGENT {
-            let mut cut = MAX_USER_AGENT;
-            while !ua.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            ua.truncate(cut);
-        }
+        relay_shared::db::columns::clamp(&mut ua, relay_shared::db::columns::USER_AGENT);
         Self {
             sink,
             prices,

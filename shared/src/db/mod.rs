@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod columns;
 pub mod groups;
 pub mod oauth;
 pub mod settings;
@@ -106,6 +107,45 @@ impl From<sqlx::Error> for DbError {
             _ => Self::Other(e),
         }
     }
+}
+
+impl DbError {
+    /// Whether the database refused the data itself (a value, a constraint), so that writing
+    /// the same rows again can never succeed, as opposed to a failure of the connection, a
+    /// lock or the server's state (worth retrying). Unknown database error codes count as
+    /// refusals: a batch refused by them is split until the row is found, and only that row is
+    /// set aside, so a wrong guess costs a few extra statements, never a lost row.
+    pub fn is_rejection(&self) -> bool {
+        match self {
+            Self::Conflict { .. } | Self::Corrupt { .. } => true,
+            Self::Other(sqlx::Error::Database(d)) => !transient_db_error(d.as_ref()),
+            Self::Other(
+                sqlx::Error::ColumnDecode { .. }
+                | sqlx::Error::Encode(_)
+                | sqlx::Error::TypeNotFound { .. },
+            ) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a database error says "try again later": MySQL/MariaDB server errors and SQLite
+/// result codes about locks, connections, the server's state and the disk.
+fn transient_db_error(d: &dyn sqlx::error::DatabaseError) -> bool {
+    const MYSQL: &[u16] = &[
+        1040, 1053, 1077, 1152, 1153, 1158, 1159, 1160, 1161, 1184, 1203, 1205, 1213, 1290, 1317,
+        1836, 1927, 2002, 2003, 2006, 2013, 2055, 3024, 4031,
+    ];
+    if let Some(m) = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return MYSQL.contains(&m.number());
+    }
+    if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB:
+        // the primary code is the low byte of an extended one.
+        let code = d.code().and_then(|c| c.parse::<u32>().ok()).unwrap_or(0);
+        return matches!(code & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15 | 26);
+    }
+    true
 }
 
 /// Result of a repository call.

@@ -43,7 +43,7 @@ impl Writer {
                 }
             }
             match tokio::time::timeout_at(deadline, wait(&mut self.inflight)).await {
-                Ok(res) => report.written += self.finish(res),
+                Ok(res) => report.written += self.finish(res).await,
                 Err(_) => break,
             }
         }

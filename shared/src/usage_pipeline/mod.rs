@@ -15,7 +15,9 @@
 //! - [`UsagePipelineHandle::shutdown`] drains everything, writes what it can before its
 //!   deadline and spills the rest, so no row is lost.
 
+mod dead_letter;
 mod flush;
+mod isolate;
 mod spill;
 mod spilling;
 mod stats;
@@ -33,6 +35,7 @@ use chrono_tz::Tz;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use dead_letter::{DeadLetter, DEAD_LETTER_FILE_NAME};
 pub use spill::SPILL_FILE_NAME;
 pub use stats::PipelineStats;
 

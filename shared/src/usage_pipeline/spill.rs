@@ -3,7 +3,7 @@
 //! Appends are fsynced; a crash mid-append leaves at worst one torn last line, which the
 //! next append pushes onto its own line and the reader skips.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -46,24 +46,29 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SpillError + '_ {
 /// directory). If the file does not end with a newline (a torn line left by a crash), a
 /// newline is written first so the new rows stay readable.
 pub fn append(path: &Path, rows: &[UsageRecord]) -> Result<(), SpillError> {
-    let mut bytes = Vec::with_capacity(rows.len() * 512);
-    for row in rows {
-        serde_json::to_writer(&mut bytes, row).map_err(|source| SpillError::Encode {
-            request_id: row.request_id.clone(),
+    append_lines(path, rows, |r| r.request_id.as_str())
+}
+
+/// [`append`] for any serializable line; `request_id` names an item in an encoding error.
+/// The file is created with mode 0600.
+pub(super) fn append_lines<T: serde::Serialize>(
+    path: &Path,
+    items: &[T],
+    request_id: impl Fn(&T) -> &str,
+) -> Result<(), SpillError> {
+    let mut bytes = Vec::with_capacity(items.len() * 512);
+    for item in items {
+        serde_json::to_writer(&mut bytes, item).map_err(|source| SpillError::Encode {
+            request_id: request_id(item).to_string(),
             source,
         })?;
         bytes.push(b'\n');
     }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     if let Some(dir) = dir {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        crate::fsmode::create_private_dir(dir).map_err(io_err(dir))?;
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(io_err(path))?;
+    let mut file = crate::fsmode::private_append(path).map_err(io_err(path))?;
     let len = file.metadata().map_err(io_err(path))?.len();
     if len > 0 && last_byte(&mut file).map_err(io_err(path))? != b'\n' {
         bytes.insert(0, b'\n');
@@ -215,7 +220,10 @@ mod tests {
         let rows: Vec<_> = (0..4).map(sample).collect();
         append(&path, &rows[..2]).unwrap();
         let torn = serde_json::to_string(&rows[2]).unwrap();
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(&torn.as_bytes()[..40]).unwrap();
         drop(f);
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::dead_letter::{self, DeadLetter};
 use super::spill::{self, Chunk};
 use super::stats::PipelineStats;
 use super::writer::{Source, SpillCursor, Writer};
@@ -104,6 +105,42 @@ impl Writer {
             self.oldest_at = None;
         }
         self.update_buffered();
+    }
+
+    /// Sets aside rows the database refused on their own: appended to the dead-letter file,
+    /// counted and logged (request ids only). If the file cannot be written the rows are lost,
+    /// counted as dropped.
+    pub(super) async fn dead_letter(&mut self, refused: Vec<(UsageRecord, String)>) {
+        let at = crate::db::now_ms();
+        for (row, error) in &refused {
+            tracing::error!(
+                request_id = %row.request_id,
+                error,
+                "the database refused a usage row; set aside in the dead-letter file"
+            );
+        }
+        let letters: Vec<DeadLetter> = refused
+            .into_iter()
+            .map(|(row, error)| DeadLetter { at, error, row })
+            .collect();
+        let n = letters.len() as u64;
+        let path = self.dead_letter_path.clone();
+        let done = tokio::task::spawn_blocking(move || dead_letter::append(&path, &letters)).await;
+        let error = match done {
+            Ok(Ok(())) => {
+                PipelineStats::add(&self.stats.dead_letter_rows, n);
+                return;
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        PipelineStats::add(&self.stats.dropped_rows, n);
+        tracing::error!(
+            error,
+            rows = n,
+            "dead-letter file unwritable; refused usage rows lost"
+        );
+        self.stats.set_last_error(error);
     }
 
     /// Appends `rows` to the spill file; on failure hands them back.

@@ -13,6 +13,7 @@ pub struct PipelineStats {
     pub(super) spilled_rows: AtomicU64,
     pub(super) replayed_rows: AtomicU64,
     pub(super) dropped_rows: AtomicU64,
+    pub(super) dead_letter_rows: AtomicU64,
     pub(super) db_failures: AtomicU64,
     pub(super) last_error: Mutex<String>,
 }
@@ -48,6 +49,11 @@ impl PipelineStats {
     /// line, or a row recorded after shutdown. Each loss is also logged as an error.
     pub fn dropped_rows(&self) -> u64 {
         self.dropped_rows.load(Ordering::Relaxed)
+    }
+
+    /// Rows the database refused on their own, set aside in the dead-letter file (counter).
+    pub fn dead_letter_rows(&self) -> u64 {
+        self.dead_letter_rows.load(Ordering::Relaxed)
     }
 
     /// Database writes that failed or timed out (counter).

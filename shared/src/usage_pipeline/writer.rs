@@ -14,11 +14,12 @@ use chrono_tz::Tz;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::isolate::{write_isolating, Isolated};
 use super::spill;
 use super::stats::PipelineStats;
 use super::FlushReport;
 use crate::config::UsageConfig;
-use crate::db::usage::{write_batch, Batch, UsageRecord};
+use crate::db::usage::{Batch, UsageRecord};
 use crate::db::{Db, DbError};
 
 /// Longest a single batch write may take before it counts as failed.
@@ -47,7 +48,7 @@ pub(super) enum WriteError {
     Timeout(Duration),
 }
 
-type WriteFuture = Pin<Box<dyn Future<Output = Result<u64, WriteError>> + Send>>;
+type WriteFuture = Pin<Box<dyn Future<Output = Isolated> + Send>>;
 
 /// Where the rows of a write came from.
 pub(super) enum Source {
@@ -79,6 +80,7 @@ pub(super) struct Writer {
     pub(super) buffer_rows: usize,
     pub(super) flush_interval: Duration,
     pub(super) spill_path: PathBuf,
+    pub(super) dead_letter_path: PathBuf,
     pub(super) stats: Arc<PipelineStats>,
     pub(super) rx: mpsc::UnboundedReceiver<UsageRecord>,
     pub(super) buffer: VecDeque<UsageRecord>,
@@ -100,7 +102,7 @@ pub(super) struct Writer {
 /// What woke the loop.
 enum Event {
     Shutdown(Duration),
-    Written(Result<u64, WriteError>),
+    Written(Isolated),
     HandleDropped,
     Received(usize),
     Closed,
@@ -123,6 +125,7 @@ impl Writer {
             buffer_rows: cfg.buffer_rows.max(1),
             flush_interval: cfg.flush_interval,
             spill_path: data_dir.join(spill::SPILL_FILE_NAME),
+            dead_letter_path: data_dir.join(super::dead_letter::DEAD_LETTER_FILE_NAME),
             stats,
             rx,
             buffer: VecDeque::new(),
@@ -175,7 +178,7 @@ impl Writer {
             match event {
                 Event::Shutdown(timeout) => return self.flush(timeout).await,
                 Event::Written(res) => {
-                    self.finish(res);
+                    self.finish(res).await;
                 }
                 Event::Received(n) => {
                     PipelineStats::sub(&self.stats.queue_depth, n as u64);
@@ -199,7 +202,12 @@ impl Writer {
         if self.buffer.is_empty() {
             self.oldest_at = Some(Instant::now());
         }
-        self.buffer.extend(rows);
+        self.buffer.extend(rows.into_iter().map(|mut r| {
+            if r.fit_columns() {
+                tracing::warn!(request_id = %r.request_id, "usage row had values wider than their columns; cut");
+            }
+            r
+        }));
         self.update_buffered();
     }
 
@@ -261,25 +269,35 @@ impl Writer {
         let rows = Arc::new(rows);
         let (db, tz, batch) = (self.db.clone(), self.tz, Arc::clone(&rows));
         let fut = Box::pin(async move {
-            match tokio::time::timeout(WRITE_TIMEOUT, write_batch(&db, &batch, tz, mode)).await {
-                Ok(res) => res.map_err(WriteError::from),
-                Err(_) => Err(WriteError::Timeout(WRITE_TIMEOUT)),
-            }
+            let write = write_isolating(&db, &batch, tz, mode);
+            tokio::time::timeout(WRITE_TIMEOUT, write)
+                .await
+                .unwrap_or_else(|_| Isolated {
+                    failed: Some(WriteError::Timeout(WRITE_TIMEOUT)),
+                    ..Isolated::default()
+                })
         });
         self.inflight = Some(InFlight { rows, source, fut });
         self.update_buffered();
     }
 
-    /// Settles the finished write; returns the rows the database acknowledged.
-    pub(super) fn finish(&mut self, res: Result<u64, WriteError>) -> u64 {
+    /// Settles the finished write; returns the rows the database acknowledged. Rows the
+    /// database refused on their own go to the dead-letter file, whatever happened to the
+    /// rest.
+    pub(super) async fn finish(&mut self, res: Isolated) -> u64 {
         let Some(InFlight { rows, source, fut }) = self.inflight.take() else {
             return 0;
         };
         drop(fut);
-        let rows = Arc::unwrap_or_clone(rows);
+        let mut rows = Arc::unwrap_or_clone(rows);
+        let refused = take_refused(&mut rows, res.refused);
+        let n_refused = refused.len() as u64;
+        if !refused.is_empty() {
+            self.dead_letter(refused).await;
+        }
         let n = rows.len() as u64;
-        match res {
-            Ok(_) => {
+        match res.failed {
+            None => {
                 if self.failures > 0 {
                     tracing::info!(
                         failures = self.failures,
@@ -298,9 +316,9 @@ impl Writer {
                     }
                 }
                 self.update_buffered();
-                n
+                n + n_refused
             }
-            Err(e) => {
+            Some(e) => {
                 self.failures = self.failures.saturating_add(1);
                 let backoff = BASE_BACKOFF
                     .saturating_mul(1 << self.failures.saturating_sub(1).min(16))
@@ -310,7 +328,7 @@ impl Writer {
                 self.stats.set_last_error(e.to_string());
                 tracing::warn!(error = %e, rows = n, retry_in = ?backoff, "usage batch write failed; rows kept for retry");
                 self.put_back(rows, source);
-                0
+                n_refused
             }
         }
     }
@@ -355,8 +373,25 @@ impl Writer {
     }
 }
 
+/// Removes the rows at the `refused` indexes from `rows` and returns them with their reasons.
+fn take_refused(
+    rows: &mut Vec<UsageRecord>,
+    mut refused: Vec<(usize, String)>,
+) -> Vec<(UsageRecord, String)> {
+    refused.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
+    refused.dedup_by_key(|r| r.0);
+    let len = rows.len();
+    let mut out: Vec<_> = refused
+        .into_iter()
+        .filter(|(i, _)| *i < len)
+        .map(|(i, e)| (rows.remove(i), e))
+        .collect();
+    out.reverse();
+    out
+}
+
 /// Completes with the in-flight write's result; pending forever when there is none.
-pub(super) async fn wait(inflight: &mut Option<InFlight>) -> Result<u64, WriteError> {
+pub(super) async fn wait(inflight: &mut Option<InFlight>) -> Isolated {
     match inflight {
         Some(f) => (&mut f.fut).await,
         None => std::future::pending().await,

@@ -242,15 +242,16 @@ db_test!(
         w.start_work(false).await;
         assert!(w.inflight.is_some());
         let res = writer::wait(&mut w.inflight).await;
+        assert!(res.failed.is_none(), "{:?}", res.failed);
         assert_eq!(
-            res.unwrap(),
-            10,
+            res.stored, 10,
             "the first write is a new batch and stores every row"
         );
-        assert_eq!(
-            w.finish(Err(writer::WriteError::Timeout(Duration::from_secs(15)))),
-            0
-        );
+        let lost_answer = isolate::Isolated {
+            failed: Some(writer::WriteError::Timeout(Duration::from_secs(15))),
+            ..isolate::Isolated::default()
+        };
+        assert_eq!(w.finish(lost_answer).await, 0);
         w.retry_at = None; // the backoff is over
 
         // The retry carries the same rows plus new ones; only the new ones are added.
@@ -260,8 +261,8 @@ db_test!(
         w.start_work(false).await;
         assert!(w.inflight.is_some());
         let res = writer::wait(&mut w.inflight).await;
-        assert_eq!(res.as_ref().unwrap(), &5, "{res:?}");
-        assert_eq!(w.finish(res), 15);
+        assert_eq!(res.stored, 5, "{res:?}");
+        assert_eq!(w.finish(res).await, 15);
         let all: Vec<_> = first.into_iter().chain(second).collect();
         assert_stored_exactly(&db, &all).await;
 
@@ -271,7 +272,7 @@ db_test!(
         w.start_work(true).await;
         assert!(w.inflight.is_some());
         let res = writer::wait(&mut w.inflight).await;
-        assert_eq!(w.finish(res), 3);
+        assert_eq!(w.finish(res).await, 3);
         let all: Vec<_> = all.into_iter().chain(third).collect();
         assert_stored_exactly(&db, &all).await;
     }

@@ -7,6 +7,7 @@
 mod flow;
 mod forwarder;
 mod outage;
+mod refusal;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 
 use super::*;
 use crate::db::usage::tests::{expected, sample};
-use crate::db::usage::{list_logs, LogFilter};
+use crate::db::usage::{list_logs, Batch, LogFilter};
 use crate::db::usage_stats::{daily_totals, hourly_totals, RollupFilter, UsageTotals};
 use crate::db::Page;
 
