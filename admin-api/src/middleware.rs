@@ -35,7 +35,7 @@ pub async fn access_log(req: Request, next: Next) -> Response {
 }
 
 /// Refuses `/api/*` requests over `admin.rate_limit_per_minute` from one client IP. The IP is
-/// read as the login throttle reads it (forwarded headers trusted only from loopback).
+/// read as the login throttle reads it ([`client_ip`]).
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !state.rate_limiter.enabled() || !req.uri().path().starts_with("/api") {
         return next.run(req).await;
@@ -44,7 +44,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let ip = client_ip(peer, req.headers());
+    let ip = client_ip(peer, req.headers(), &state.trusted_proxies);
     match state.rate_limiter.check(&ip) {
         Ok(()) => next.run(req).await,
         Err(wait) => {

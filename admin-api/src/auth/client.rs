@@ -1,7 +1,16 @@
-//! Facts about the client: its IP address and whether it reached the front door over HTTPS.
-//! The front door sets `x-real-ip`, `x-forwarded-for` and `x-forwarded-proto`; they are
-//! trusted only when the TCP peer is a loopback address (the front door on the same host),
-//! otherwise the peer address is used.
+//! Facts about the client: its IP address and whether it reached us over HTTPS.
+//!
+//! Who connected to us decides which headers say what:
+//! - a loopback peer is the front door (`proxy/src/front.rs`) or a proxy on this host. The
+//!   front door writes its own TCP peer into `x-real-ip` (and `x-forwarded-for`), overwriting
+//!   whatever the client sent, and passes the `X-Forwarded-For`, `X-Real-IP` and
+//!   `X-Forwarded-Proto` that reached it on as [`FRONT_FORWARDED_FOR`], [`FRONT_REAL_IP`] and
+//!   [`FRONT_FORWARDED_PROTO`] (dropping any the client sent under those names). So the hop is
+//!   `x-real-ip`, and the passed-on headers are what that hop said;
+//! - any other peer is the hop itself, with the standard headers.
+//!
+//! The hop's own headers are believed only when it is in `auth.trusted_proxies`
+//! ([`TrustedProxies::client`]).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,76 +18,123 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
+use super::proxies::{parse_hop, split_forwarded, TrustedProxies};
 use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The `X-Forwarded-For` that reached the front door, passed on by it.
+pub const FRONT_FORWARDED_FOR: &str = "x-relay-forwarded-for";
+/// The `X-Real-IP` that reached the front door, passed on by it.
+pub const FRONT_REAL_IP: &str = "x-relay-real-ip";
+/// The `X-Forwarded-Proto` that reached the front door, passed on by it.
+pub const FRONT_FORWARDED_PROTO: &str = "x-relay-forwarded-proto";
 
 /// The client's IP address as text (`unknown` when the server was not given peer addresses).
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
-/// Whether the client's connection to the front door used HTTPS (drives the cookie's
-/// `Secure` flag).
+/// Whether the client's connection used HTTPS (drives the cookie's `Secure` flag).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientHttps(pub bool);
 
-fn peer(parts: &Parts) -> Option<IpAddr> {
+/// The address that connected, and what it says about the client.
+struct Hop<'a> {
+    ip: IpAddr,
+    forwarded_for: Vec<&'a str>,
+    real_ip: Option<&'a str>,
+    proto: Option<&'a str>,
+}
+
+fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn all<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
+    split_forwarded(headers.get_all(name).iter().filter_map(|v| v.to_str().ok()))
+}
+
+fn hop(peer: IpAddr, headers: &HeaderMap) -> Hop<'_> {
+    if peer.is_loopback() {
+        let front_peer = text(headers, "x-real-ip").and_then(parse_hop).or_else(|| {
+            all(headers, "x-forwarded-for")
+                .last()
+                .and_then(|s| parse_hop(s))
+        });
+        Hop {
+            ip: front_peer.unwrap_or(peer),
+            forwarded_for: all(headers, FRONT_FORWARDED_FOR),
+            real_ip: text(headers, FRONT_REAL_IP),
+            proto: text(headers, FRONT_FORWARDED_PROTO),
+        }
+    } else {
+        Hop {
+            ip: peer,
+            forwarded_for: all(headers, "x-forwarded-for"),
+            real_ip: text(headers, "x-real-ip"),
+            proto: text(headers, "x-forwarded-proto"),
+        }
+    }
+}
+
+/// The client IP of a request from TCP peer `peer` with `headers` (`unknown` without a
+/// peer address).
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &TrustedProxies) -> String {
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    let h = hop(peer, headers);
+    trusted
+        .client(h.ip, &h.forwarded_for, h.real_ip)
+        .to_string()
+}
+
+/// Whether the client used HTTPS: the front door (or a proxy on this host) says so in
+/// `x-forwarded-proto`, or a trusted proxy before it does.
+pub fn client_https(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &TrustedProxies) -> bool {
+    let https = |p: Option<&str>| p.is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    let Some(peer) = peer else {
+        return false;
+    };
+    let h = hop(peer, headers);
+    let from_trusted_hop = trusted.contains(h.ip) && https(h.proto);
+    from_trusted_hop || (peer.is_loopback() && https(text(headers, "x-forwarded-proto")))
+}
+
+/// The TCP peer of a request.
+pub fn peer(parts: &Parts) -> Option<IpAddr> {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
 }
 
-fn trusted_headers(parts: &Parts) -> bool {
-    peer(parts).is_some_and(|ip| ip.is_loopback())
-}
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
 
-/// The client IP from `x-real-ip`, else the last `x-forwarded-for` entry (the one the trusted
-/// hop appended).
-fn forwarded_ip(headers: &HeaderMap) -> Option<IpAddr> {
-    let real = headers
-        .get("x-real-ip")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse().ok());
-    real.or_else(|| {
-        headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|s| s.split(','))
-            .filter_map(|s| s.trim().parse().ok())
-            .next_back()
-    })
-}
-
-/// The client IP of a request that came from TCP peer `peer` with `headers`: the forwarded
-/// address when the peer is on loopback (the front door), else the peer; `unknown` without a
-/// peer address.
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap) -> String {
-    match peer {
-        Some(p) if p.is_loopback() => forwarded_ip(headers).unwrap_or(p).to_string(),
-        Some(p) => p.to_string(),
-        None => "unknown".into(),
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(
+            peer(parts),
+            &parts.headers,
+            &state.trusted_proxies,
+        )))
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientHttps {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_ip(peer(parts), &parts.headers)))
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientHttps {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let https = trusted_headers(parts)
-            && parts
-                .headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
-        Ok(Self(https))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_https(
+            peer(parts),
+            &parts.headers,
+            &state.trusted_proxies,
+        )))
     }
 }
 
@@ -87,13 +143,62 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    #[test]
-    fn real_ip_wins_then_the_last_forwarded_entry() {
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "1.1.1.1, 2.2.2.2".parse().unwrap());
-        assert_eq!(forwarded_ip(&h), Some("2.2.2.2".parse().unwrap()));
-        h.insert("x-real-ip", "3.3.3.3".parse().unwrap());
-        assert_eq!(forwarded_ip(&h), Some("3.3.3.3".parse().unwrap()));
-        assert_eq!(forwarded_ip(&HeaderMap::new()), None);
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    fn lo() -> Option<IpAddr> {
+        Some("127.0.0.1".parse().unwrap())
+    }
+
+    #[test]
+    fn behind_the_front_door_the_hop_is_x_real_ip() {
+        let none = TrustedProxies::default();
+        let h = headers(&[
+            ("x-real-ip", "203.0.113.5"),
+            ("x-forwarded-for", "203.0.113.5"),
+            (FRONT_FORWARDED_FOR, "6.6.6.6"),
+        ]);
+        assert_eq!(client_ip(lo(), &h, &none), "203.0.113.5");
+        let h = headers(&[("x-forwarded-for", "1.1.1.1, 2.2.2.2")]);
+        assert_eq!(client_ip(lo(), &h, &none), "2.2.2.2");
+        assert_eq!(client_ip(lo(), &HeaderMap::new(), &none), "127.0.0.1");
+        assert_eq!(client_ip(None, &HeaderMap::new(), &none), "unknown");
+    }
+
+    #[test]
+    fn a_trusted_proxy_before_the_front_door_names_the_client() {
+        let t = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
+        let h = headers(&[
+            ("x-real-ip", "10.0.0.5"),
+            (FRONT_FORWARDED_FOR, "6.6.6.6, 198.51.100.7"),
+            (FRONT_FORWARDED_PROTO, "https"),
+        ]);
+        assert_eq!(client_ip(lo(), &h, &t), "198.51.100.7");
+        assert!(client_https(lo(), &h, &t));
+        let h = headers(&[("x-real-ip", "10.0.0.5"), (FRONT_REAL_IP, "198.51.100.8")]);
+        assert_eq!(client_ip(lo(), &h, &t), "198.51.100.8");
+        assert!(!client_https(lo(), &h, &t));
+    }
+
+    #[test]
+    fn a_peer_that_is_not_loopback_is_believed_only_when_trusted() {
+        let t = TrustedProxies::parse(&["192.0.2.0/24"]).unwrap();
+        let h = headers(&[
+            ("x-forwarded-for", "198.51.100.9"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let trusted = Some("192.0.2.1".parse().unwrap());
+        let stranger = Some("203.0.113.1".parse().unwrap());
+        assert_eq!(client_ip(trusted, &h, &t), "198.51.100.9");
+        assert!(client_https(trusted, &h, &t));
+        assert_eq!(client_ip(stranger, &h, &t), "203.0.113.1");
+        assert!(!client_https(stranger, &h, &t));
+        let spoof = headers(&[(FRONT_FORWARDED_FOR, "198.51.100.9")]);
+        assert_eq!(client_ip(stranger, &spoof, &t), "203.0.113.1");
     }
 }

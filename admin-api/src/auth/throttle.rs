@@ -1,125 +1,192 @@
-//! Login throttling (SPEC §6, §11): after `max_failed_logins` failures for one username or
-//! from one client IP within `lockout`, further attempts are refused until the oldest of
-//! those failures is `lockout` old. The public key lookup uses a second instance, per IP
-//! only, against key guessing. In memory for a single instance; the type is the seam a
-//! Redis-backed version will replace.
+//! Login throttling (SPEC §6, §11). Failures are counted per (username, client IP), so that
+//! nobody elsewhere can lock the owner out, and per client IP whatever the username, so that
+//! one address cannot try many users. An attempt takes its slot *before* the password is
+//! checked ([`LoginThrottle::reserve`]): the slot is a failure unless the attempt reports
+//! success, so any number of concurrent attempts can check at most the limit's worth of
+//! passwords. A key is locked while it holds its limit of failures younger than the window;
+//! it opens again when the oldest of them is a window old. The public key lookup uses a second
+//! instance with IP-only attempts. In memory for one instance.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Entries kept before expired ones are swept.
+/// Keys kept before those with no failure left in the window are swept.
 const SWEEP_AT: usize = 10_000;
 
-/// Failed-login bookkeeping per username and per IP.
+type Failures = HashMap<String, VecDeque<Instant>>;
+
+/// Failed-attempt bookkeeping per (username, IP) and per IP.
 #[derive(Debug)]
 pub struct LoginThrottle {
-    max_failures: usize,
+    per_user_ip: usize,
+    per_ip: usize,
     window: Duration,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    failures: Arc<Mutex<Failures>>,
+}
+
+/// A reserved attempt: counted as a failure unless [`Attempt::succeeded`] or
+/// [`Attempt::cancel`] is called (so an attempt whose request is dropped mid-way counts).
+#[derive(Debug)]
+#[must_use = "an attempt counts as a failure unless it is marked otherwise"]
+pub struct Attempt {
+    failures: Arc<Mutex<Failures>>,
+    pair: Option<String>,
+    ip: String,
+    at: Instant,
+    done: bool,
 }
 
 impl LoginThrottle {
-    /// Refuses after `max_failures` failures within `window`; `0` turns throttling off.
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+    /// Locks a (username, IP) pair after `per_user_ip` failures and an IP after `per_ip`
+    /// failures within `window`; a limit of `0` turns that limit off.
+    pub fn new(per_user_ip: u32, per_ip: u32, window: Duration) -> Self {
+        let limit = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         Self {
-            max_failures: usize::try_from(max_failures).unwrap_or(usize::MAX),
+            per_user_ip: limit(per_user_ip),
+            per_ip: limit(per_ip),
             window,
-            failures: Mutex::new(HashMap::new()),
+            failures: Arc::default(),
         }
     }
 
-    /// `Err(retry_after)` when either the username or the IP is locked out.
-    pub fn check(&self, username: &str, ip: &str) -> Result<(), Duration> {
-        self.check_at(username, ip, Instant::now())
+    /// Takes a slot for one sign-in attempt of `username` from `ip`, or `Err(retry_after)`
+    /// when the pair or the IP is locked. Checking and counting happen under one lock.
+    pub fn reserve(&self, username: &str, ip: &str) -> Result<Attempt, Duration> {
+        self.reserve_at(Some(username), ip, Instant::now())
     }
 
-    /// Records a failed attempt for the username and for the IP.
-    pub fn record_failure(&self, username: &str, ip: &str) {
-        self.record_failure_at(username, ip, Instant::now());
+    /// Takes a slot for an attempt that names no user (the public key lookup).
+    pub fn reserve_ip(&self, ip: &str) -> Result<Attempt, Duration> {
+        self.reserve_at(None, ip, Instant::now())
     }
 
-    /// `Err(retry_after)` when `ip` is locked out; for attempts that name no user (the
-    /// public key lookup).
-    pub fn check_ip(&self, ip: &str) -> Result<(), Duration> {
-        self.check_keys(&[ip_key(ip)], Instant::now())
-    }
-
-    /// Records a failed attempt for `ip` alone.
-    pub fn record_ip_failure(&self, ip: &str) {
-        self.record_keys(&[ip_key(ip)], Instant::now());
-    }
-
-    /// Forgets the failures of `username` after a successful login (the IP's stay).
-    pub fn record_success(&self, username: &str) {
-        let mut map = self.lock();
-        map.remove(&user_key(username));
-    }
-
-    fn check_at(&self, username: &str, ip: &str, now: Instant) -> Result<(), Duration> {
-        self.check_keys(&[user_key(username), ip_key(ip)], now)
-    }
-
-    fn check_keys(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
-        if self.max_failures == 0 {
-            return Ok(());
-        }
-        let map = self.lock();
-        let wait = keys
-            .iter()
-            .filter_map(|k| map.get(k))
-            .filter_map(|times| self.locked_for(times, now))
-            .max();
-        match wait {
-            Some(w) => Err(w),
-            None => Ok(()),
-        }
-    }
-
-    fn record_failure_at(&self, username: &str, ip: &str, now: Instant) {
-        self.record_keys(&[user_key(username), ip_key(ip)], now);
-    }
-
-    fn record_keys(&self, keys: &[String], now: Instant) {
-        if self.max_failures == 0 {
-            return;
-        }
-        let mut map = self.lock();
+    fn reserve_at(
+        &self,
+        username: Option<&str>,
+        ip: &str,
+        now: Instant,
+    ) -> Result<Attempt, Duration> {
+        let pair = username.map(|u| pair_key(u, ip));
+        let ip = ip_key(ip);
+        let mut map = lock(&self.failures);
         if map.len() >= SWEEP_AT {
             let window = self.window;
-            map.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < window)
-            });
+            map.retain(|_, t| t.back().is_some_and(|t| now.duration_since(*t) < window));
         }
-        for key in keys {
-            let times = map.entry(key.clone()).or_default();
-            times.push_back(now);
-            while times.len() > self.max_failures {
-                times.pop_front();
+        let mut wait = None;
+        let keys = [
+            (pair.as_deref(), self.per_user_ip),
+            (Some(&ip), self.per_ip),
+        ];
+        for (key, limit) in keys {
+            let Some(key) = key else { continue };
+            if let Some(w) = self.locked_for(&mut map, key, limit, now) {
+                wait = wait.max(Some(w));
             }
         }
+        if let Some(w) = wait {
+            return Err(w);
+        }
+        for (key, limit) in keys {
+            if let Some(key) = key.filter(|_| limit > 0) {
+                map.entry(key.to_string()).or_default().push_back(now);
+            }
+        }
+        drop(map);
+        Ok(Attempt {
+            failures: self.failures.clone(),
+            pair,
+            ip,
+            at: now,
+            done: false,
+        })
     }
 
-    /// How long the key stays locked: its last `max_failures` failures all lie within the
-    /// window, and the oldest of them leaves it after the returned time.
-    fn locked_for(&self, times: &VecDeque<Instant>, now: Instant) -> Option<Duration> {
-        if times.len() < self.max_failures {
+    /// Drops the failures of `key` older than the window; `Some(wait)` when it still holds
+    /// `limit` of them (locked until the oldest is a window old).
+    fn locked_for(
+        &self,
+        map: &mut Failures,
+        key: &str,
+        limit: usize,
+        now: Instant,
+    ) -> Option<Duration> {
+        if limit == 0 {
             return None;
         }
-        let oldest = *times.front()?;
-        let unlock = oldest + self.window;
-        (unlock > now).then(|| unlock - now)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+        let times = map.get_mut(key)?;
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
+            times.pop_front();
+        }
+        if times.len() < limit {
+            return None;
+        }
+        let unlock = *times.front()? + self.window;
+        Some(
+            unlock
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1)),
+        )
     }
 }
 
-fn user_key(username: &str) -> String {
-    format!("u:{}", username.trim().to_lowercase())
+impl Attempt {
+    /// The attempt succeeded: the pair's failures are forgotten, and this attempt's slot is
+    /// given back to the IP (the IP's earlier failures stay).
+    pub fn succeeded(mut self) {
+        self.done = true;
+        let mut map = lock(&self.failures);
+        if let Some(pair) = &self.pair {
+            map.remove(pair);
+        }
+        remove_one(&mut map, &self.ip, self.at);
+    }
+
+    /// The attempt could not be judged (the database failed): its slots are given back.
+    pub fn cancel(mut self) {
+        self.done = true;
+        let mut map = lock(&self.failures);
+        if let Some(pair) = &self.pair {
+            remove_one(&mut map, pair, self.at);
+        }
+        remove_one(&mut map, &self.ip, self.at);
+    }
+
+    /// The attempt failed: its slots stay counted (the same as dropping it).
+    pub fn failed(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if !self.done {
+            tracing::debug!("a sign-in attempt ended without an answer; counted as a failure");
+        }
+    }
+}
+
+fn remove_one(map: &mut Failures, key: &str, at: Instant) {
+    if let Some(times) = map.get_mut(key) {
+        if let Some(i) = times.iter().position(|t| *t == at) {
+            times.remove(i);
+        }
+        if times.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+fn lock(m: &Mutex<Failures>) -> MutexGuard<'_, Failures> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn pair_key(username: &str, ip: &str) -> String {
+    format!("u:{}\u{0}{ip}", username.trim().to_lowercase())
 }
 
 fn ip_key(ip: &str) -> String {
@@ -131,52 +198,83 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    const MIN: Duration = Duration::from_secs(60);
+
     #[test]
-    fn locks_a_user_or_an_ip_after_the_limit_until_the_window_passes() {
-        let t = LoginThrottle::new(3, Duration::from_secs(60));
+    fn a_pair_locks_after_its_limit_and_other_ips_still_get_in() {
+        let t = LoginThrottle::new(3, 100, MIN);
         let t0 = Instant::now();
-        for i in 0..3u32 {
-            assert!(t.check_at("Alice", &format!("10.0.0.{i}"), t0).is_ok());
-            t.record_failure_at("alice", &format!("10.0.0.{i}"), t0);
+        for _ in 0..3 {
+            t.reserve_at(Some("Alice"), "10.0.0.1", t0)
+                .unwrap()
+                .failed();
         }
-        let wait = t.check_at("ALICE", "10.9.9.9", t0).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(60));
+        let wait = t.reserve_at(Some("alice "), "10.0.0.1", t0).unwrap_err();
+        assert_eq!(wait, MIN);
+        t.reserve_at(Some("alice"), "10.0.0.2", t0)
+            .unwrap()
+            .succeeded();
+        t.reserve_at(Some("bob"), "10.0.0.1", t0).unwrap().failed();
+        let later = t0 + MIN + Duration::from_secs(1);
+        assert!(t.reserve_at(Some("alice"), "10.0.0.1", later).is_ok());
+    }
+
+    #[test]
+    fn an_ip_locks_after_its_ceiling_whatever_the_user() {
+        let t = LoginThrottle::new(3, 4, MIN);
+        let t0 = Instant::now();
+        for name in ["a", "b", "c", "d"] {
+            t.reserve_at(Some(name), "192.0.2.1", t0).unwrap().failed();
+        }
+        assert!(t.reserve_at(Some("zed"), "192.0.2.1", t0).is_err());
+        assert!(t.reserve_at(Some("zed"), "192.0.2.2", t0).is_ok());
+    }
+
+    #[test]
+    fn slots_are_taken_before_the_answer_so_concurrent_attempts_stop_at_the_limit() {
+        let t = LoginThrottle::new(10, 100, MIN);
+        let held: Vec<_> = (0..60)
+            .filter_map(|_| t.reserve("root", "198.51.100.1").ok())
+            .collect();
+        assert_eq!(held.len(), 10);
+        drop(held);
         assert!(
-            t.check_at("bob", "10.0.0.1", t0).is_ok(),
-            "ips had one failure each"
+            t.reserve("root", "198.51.100.1").is_err(),
+            "dropped attempts count"
         );
-        let later = t0 + Duration::from_secs(61);
-        assert!(t.check_at("alice", "10.9.9.9", later).is_ok());
-
-        for name in ["a", "b", "c"] {
-            t.record_failure_at(name, "192.0.2.1", t0);
-        }
-        assert!(t.check_at("zed", "192.0.2.1", t0).is_err());
-        assert!(t.check_at("zed", "192.0.2.2", t0).is_ok());
     }
 
     #[test]
-    fn ip_only_attempts_lock_the_ip_alone() {
-        let t = LoginThrottle::new(2, Duration::from_secs(60));
-        t.record_ip_failure("192.0.2.9");
-        assert!(t.check_ip("192.0.2.9").is_ok());
-        t.record_ip_failure("192.0.2.9");
-        assert!(t.check_ip("192.0.2.9").is_err());
-        assert!(t.check_ip("192.0.2.10").is_ok());
+    fn success_forgets_the_pair_and_cancel_gives_the_slot_back() {
+        let t = LoginThrottle::new(2, 3, MIN);
+        t.reserve("u", "1").unwrap().failed();
+        t.reserve("u", "1").unwrap().succeeded();
+        t.reserve("u", "1").unwrap().failed();
+        assert!(
+            t.reserve("u", "1").is_ok(),
+            "only one failure since the success"
+        );
+        let t = LoginThrottle::new(1, 1, MIN);
+        t.reserve("u", "1").unwrap().cancel();
+        t.reserve_ip("1").unwrap().cancel();
+        assert!(t.reserve("u", "1").is_ok());
     }
 
     #[test]
-    fn success_forgets_the_user_and_zero_disables() {
-        let t = LoginThrottle::new(2, Duration::from_secs(60));
-        let now = Instant::now();
-        t.record_failure_at("u", "1", now);
-        t.record_success("u");
-        t.record_failure_at("u", "2", now);
-        assert!(t.check_at("u", "3", now).is_ok());
-        let off = LoginThrottle::new(0, Duration::from_secs(60));
+    fn ip_only_attempts_count_for_the_ip() {
+        let t = LoginThrottle::new(2, 2, MIN);
+        t.reserve_ip("192.0.2.9").unwrap().failed();
+        t.reserve_ip("192.0.2.9").unwrap().failed();
+        assert!(t.reserve_ip("192.0.2.9").is_err());
+        assert!(t.reserve_ip("192.0.2.10").is_ok());
+    }
+
+    #[test]
+    fn a_zero_limit_turns_that_limit_off() {
+        let t = LoginThrottle::new(0, 0, MIN);
         for _ in 0..5 {
-            off.record_failure_at("u", "1", now);
+            t.reserve("u", "1").unwrap().failed();
         }
-        assert!(off.check_at("u", "1", now).is_ok());
+        assert!(t.reserve("u", "1").is_ok());
     }
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::auth::{create_user, ensure_unique};
 use super::{changed, or_404};
-use crate::auth::{check_new_password, hash_password, AdminUser};
+use crate::auth::{check_new_password, AdminUser};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, PageParams, Paged};
 use crate::state::AppState;
@@ -208,7 +208,7 @@ pub async fn reset_password(
 ) -> Result<Json<UserView>, ApiError> {
     users::get(&state.db, id).await.map_err(or_404("user"))?;
     check_new_password("password", &req.password)?;
-    let hash = hash_password(req.password).await?;
+    let hash = state.hasher.hash(req.password).await?;
     users::set_password(&state.db, id, &hash, true).await?;
     changed(&state.db).await?;
     Ok(Json(UserView::from(&users::get(&state.db, id).await?)))

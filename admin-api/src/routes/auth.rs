@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::changed;
 use crate::auth::client::{ClientHttps, ClientIp};
-use crate::auth::{check_new_password, cookie, hash_password, jwt, verify_password, Session};
+use crate::auth::{check_new_password, cookie, jwt, Session};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -78,15 +78,17 @@ fn cleared(https: bool) -> Response {
     (StatusCode::NO_CONTENT, [(SET_COOKIE, cookie)]).into_response()
 }
 
-/// Signs in: answers a token and sets the `relay_session` cookie. Failed attempts are
-/// throttled per username and per client IP.
+/// Signs in: answers a token and sets the `relay_session` cookie. Each attempt takes a slot
+/// of the throttle before the password is checked (per (username, client IP), and per client
+/// IP); an unknown or disabled user gets the same answer as a wrong password, after the same
+/// hash.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "Wrong username or password", body = ErrorBody),
-        (status = 403, description = "The user is disabled", body = ErrorBody),
+        (status = 401, description = "Wrong username or password, or a disabled user", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
         (status = 429, description = "Too many failed attempts (see `retry-after`)", body = ErrorBody),
     ))]
 pub async fn login(
@@ -96,37 +98,55 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let username = req.username.trim().to_string();
-    if let Err(wait) = state.throttle.check(&username, &ip) {
-        return Err(ApiError::TooManyRequests {
-            code: "too_many_attempts",
-            message: "too many failed sign-in attempts; try again later".into(),
-            retry_after: wait,
-        });
-    }
-    let user = users::find_by_username(&state.db, &username).await?;
-    let phc = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = verify_password(req.password, phc).await?;
-    let user = match user {
-        Some(u) if ok => u,
-        _ => {
-            state.throttle.record_failure(&username, &ip);
-            tracing::info!(%ip, "failed console sign-in");
-            return Err(ApiError::Unauthorized {
-                code: "invalid_credentials",
-                message: "wrong username or password".into(),
-            });
+    let attempt = state
+        .throttle
+        .reserve(&username, &ip)
+        .map_err(too_many_attempts)?;
+    let user = match users::find_by_username(&state.db, &username).await {
+        Ok(u) => u,
+        Err(e) => {
+            attempt.cancel();
+            return Err(e.into());
         }
     };
-    state.throttle.record_success(&username);
-    if !user.enabled {
-        return Err(ApiError::forbidden(
-            "user_disabled",
-            "this user is disabled",
-        ));
-    }
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = match state.hasher.verify(req.password, phc).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            attempt.cancel();
+            return Err(e);
+        }
+    };
+    let user = match user {
+        Some(u) if ok && u.enabled => u,
+        _ => {
+            attempt.failed();
+            tracing::info!(%ip, "failed console sign-in");
+            return Err(invalid_credentials());
+        }
+    };
+    attempt.succeeded();
     users::touch_login(&state.db, user.id).await?;
     let user = users::get(&state.db, user.id).await?;
     token_response(&state, &user, https, StatusCode::OK)
+}
+
+/// 401 `invalid_credentials`: the one answer for an unknown user, a wrong password and a
+/// disabled user.
+fn invalid_credentials() -> ApiError {
+    ApiError::Unauthorized {
+        code: "invalid_credentials",
+        message: "wrong username or password".into(),
+    }
+}
+
+/// 429 `too_many_attempts` for a throttled sign-in or password check.
+pub(crate) fn too_many_attempts(wait: std::time::Duration) -> ApiError {
+    ApiError::TooManyRequests {
+        code: "too_many_attempts",
+        message: "too many failed sign-in attempts; try again later".into(),
+        retry_after: wait,
+    }
 }
 
 /// Signs out of this browser: clears the session cookie (tokens stay valid until they expire;
@@ -200,7 +220,7 @@ pub(crate) async fn create_user(
     check_new_password("password", &password)?;
     let email = validate::email(email)?;
     ensure_unique(state, Some(&username), email.as_deref(), None).await?;
-    let hash = hash_password(password).await?;
+    let hash = state.hasher.hash(password).await?;
     let new = NewUser {
         username: &username,
         email: email.as_deref(),

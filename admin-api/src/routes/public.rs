@@ -152,19 +152,35 @@ pub async fn key_usage(
     headers: HeaderMap,
     MaybeJson(body): MaybeJson<KeyUsageRequest>,
 ) -> Result<Json<KeyUsage>, ApiError> {
-    if let Err(wait) = state.key_lookup_throttle.check_ip(&ip) {
-        return Err(ApiError::TooManyRequests {
-            code: "too_many_attempts",
-            message: "too many failed key lookups; try again later".into(),
-            retry_after: wait,
-        });
-    }
-    let key = key_of(&headers, body)?;
-    let Some(row) = api_keys::find_by_hash(&state.db, &hash_relay_key(&key)).await? else {
-        state.key_lookup_throttle.record_ip_failure(&ip);
+    let attempt =
+        state
+            .key_lookup_throttle
+            .reserve_ip(&ip)
+            .map_err(|wait| ApiError::TooManyRequests {
+                code: "too_many_attempts",
+                message: "too many failed key lookups; try again later".into(),
+                retry_after: wait,
+            })?;
+    let key = match key_of(&headers, body) {
+        Ok(k) => k,
+        Err(e) => {
+            attempt.cancel();
+            return Err(e);
+        }
+    };
+    let found = match api_keys::find_by_hash(&state.db, &hash_relay_key(&key)).await {
+        Ok(found) => found,
+        Err(e) => {
+            attempt.cancel();
+            return Err(e.into());
+        }
+    };
+    let Some(row) = found else {
+        attempt.failed();
         tracing::info!(%ip, "public key lookup for an unknown key");
         return Err(ApiError::not_found("no such key"));
     };
+    attempt.succeeded();
     let owner_enabled = match users::get(&state.db, row.user_id).await {
         Ok(u) => u.enabled,
         Err(DbError::NotFound) => false,

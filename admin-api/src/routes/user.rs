@@ -9,10 +9,10 @@ use relay_shared::db::users::{self, UserPatch};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::auth::{ensure_unique, token_response, TokenResponse};
+use super::auth::{ensure_unique, token_response, too_many_attempts, TokenResponse};
 use super::changed;
-use crate::auth::client::ClientHttps;
-use crate::auth::{check_new_password, hash_password, verify_password, CurrentUser, Session};
+use crate::auth::client::{ClientHttps, ClientIp};
+use crate::auth::{check_new_password, CurrentUser, Session};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -83,16 +83,36 @@ pub async fn put_profile(
     responses(
         (status = 200, description = "Changed; a fresh token", body = TokenResponse),
         (status = 400, description = "Wrong old password or too short a new one", body = ErrorBody),
+        (status = 429, description = "Too many wrong old passwords (see `retry-after`)", body = ErrorBody),
     ))]
 pub async fn put_password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ClientHttps(https): ClientHttps,
     session: Session,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> Result<Response, ApiError> {
     let user = session.user;
-    let ok = verify_password(req.old_password.clone(), Some(user.password_hash.clone())).await?;
-    if !ok {
+    // A wrong old password counts as a failed sign-in of this user from this address.
+    let attempt = state
+        .throttle
+        .reserve(&user.username, &ip)
+        .map_err(too_many_attempts)?;
+    let checked = state
+        .hasher
+        .verify(req.old_password.clone(), Some(user.password_hash.clone()))
+        .await;
+    let ok = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            attempt.cancel();
+            return Err(e);
+        }
+    };
+    if ok {
+        attempt.succeeded();
+    } else {
+        attempt.failed();
         return Err(ApiError::Invalid {
             code: "wrong_password",
             field: Some("old_password".into()),
@@ -106,7 +126,7 @@ pub async fn put_password(
             "`new_password` must differ from the current password",
         ));
     }
-    let hash = hash_password(req.new_password).await?;
+    let hash = state.hasher.hash(req.new_password).await?;
     users::set_password(&state.db, user.id, &hash, false).await?;
     changed(&state.db).await?;
     let user = users::get(&state.db, user.id).await?;

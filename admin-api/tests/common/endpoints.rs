@@ -31,6 +31,26 @@ impl TestApp {
         .await
     }
 
+    /// `POST /auth/login` with extra request headers (as the front door would send them).
+    pub async fn login_via(
+        &self,
+        username: &str,
+        password: &str,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let body = json!({ "username": username, "password": password });
+        self.send(
+            Method::POST,
+            "/auth/login",
+            Some(body),
+            Opts {
+                headers,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
     /// A token of the first admin.
     pub async fn admin_token(&self) -> String {
         let r = self.login("admin", ADMIN_PASSWORD).await.expect(200);

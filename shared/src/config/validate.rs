@@ -74,6 +74,14 @@ pub fn validate(c: &Config) -> Vec<ConfigIssue> {
         c.auth.max_failed_logins_per_ip.into(),
         1,
     );
+    for entry in &c.auth.trusted_proxies {
+        if !is_ip_or_cidr(entry) {
+            v.push(
+                "auth.trusted_proxies",
+                format!("`{entry}` is not an IP address or a CIDR range; expected e.g. 10.0.0.1, 10.0.0.0/8 or fd00::/8"),
+            );
+        }
+    }
     if c.server.data_dir.as_os_str().is_empty() {
         v.push("server.data_dir", "must not be empty".into());
     }
@@ -208,6 +216,24 @@ fn pricing(v: &mut Issues, c: &Config) {
     }
 }
 
+/// `192.0.2.7`, `10.0.0.0/8`, `2001:db8::/32`: an address, or an address and a prefix length
+/// that fits it.
+fn is_ip_or_cidr(entry: &str) -> bool {
+    let entry = entry.trim();
+    let (addr, prefix) = match entry.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (entry, None),
+    };
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    match prefix {
+        None => true,
+        Some(p) => p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u8>().is_ok_and(|n| n <= max),
+    }
+}
+
 /// Checks a log filter with the same grammar `tracing-subscriber`'s `EnvFilter` accepts for
 /// plain directives: `level` or `target=level`, comma-separated.
 fn tracing_level_ok(filter: &str) -> Result<(), ()> {
@@ -250,7 +276,39 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{is_ip_or_cidr, redact_url, validate};
+    use crate::config::Config;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidr_ranges() {
+        for ok in [
+            "10.0.0.1",
+            "10.0.0.0/8",
+            " 192.168.0.0/16",
+            "fd00::/8",
+            "::1",
+            "0.0.0.0/0",
+        ] {
+            assert!(is_ip_or_cidr(ok), "{ok}");
+        }
+        for bad in [
+            "proxy.local",
+            "10.0.0.0/33",
+            "fd00::/129",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "",
+            "1.2.3",
+        ] {
+            assert!(!is_ip_or_cidr(bad), "{bad}");
+        }
+        let mut c = Config::default();
+        c.auth.trusted_proxies = vec!["10.0.0.0/8".into(), "nginx".into()];
+        let issues = validate(&c);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].key, "auth.trusted_proxies");
+        assert!(issues[0].problem.contains("`nginx`"), "{issues:?}");
+    }
 
     #[test]
     fn passwords_are_redacted_even_in_broken_urls() {
