@@ -1,6 +1,8 @@
 //! CSV downloads streamed as they are read: the rows come from the database one page at a
 //! time, each page is written by the `csv` crate (proper quoting) into a small buffer and sent
-//! as one chunk of the body, so an export never holds more than a page in memory.
+//! as one chunk of the body, so an export never holds more than a page in memory. Cells that
+//! a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage
+//! return) get a leading `'`, so a model name or a key name cannot run in the reader's sheet.
 
 use std::future::Future;
 
@@ -21,13 +23,22 @@ enum Step<C> {
     Done,
 }
 
-/// Encodes `rows` as CSV text (RFC 4180 quoting).
+/// `cell`, with a leading `'` when a spreadsheet would take it for a formula.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// Encodes `rows` as CSV text (RFC 4180 quoting, formula cells neutralised).
 pub fn encode(rows: &[Vec<String>]) -> Result<Bytes, ApiError> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::with_capacity(rows.len() * 128));
     for r in rows {
-        w.write_record(r).map_err(ApiError::internal)?;
+        w.write_record(r.iter().map(|c| neutralise(c).into_owned()))
+            .map_err(ApiError::internal)?;
     }
     w.into_inner()
         .map(Bytes::from)
@@ -107,6 +118,26 @@ mod tests {
             "a,\"b,c\",\"say \"\"hi\"\"\"\n\"line\nbreak\",,中文\n"
         );
         assert_eq!(opt(Some(5)), "5");
+    }
+
+    #[test]
+    fn formula_cells_get_a_leading_quote() {
+        let rows = vec![vec![
+            "=HYPERLINK(\"http://x\")".to_string(),
+            "+1".into(),
+            "-2+3".into(),
+            "@SUM(A1)".into(),
+            "\tcmd".into(),
+            "\rx".into(),
+            "claude-haiku-4-5".into(),
+            "a=b".into(),
+            "12.5".into(),
+        ]];
+        let text = String::from_utf8(encode(&rows).unwrap().to_vec()).unwrap();
+        assert_eq!(
+            text,
+            "\"'=HYPERLINK(\"\"http://x\"\")\",'+1,'-2+3,'@SUM(A1),'\tcmd,\"'\rx\",claude-haiku-4-5,a=b,12.5\n"
+        );
         assert_eq!(opt::<i64>(None), "");
     }
 }

@@ -1,6 +1,8 @@
 //! Times in the API: stored as UTC epoch milliseconds, answered as RFC 3339 in UTC, and
 //! accepted as RFC 3339, as the seed's `"YYYY-MM-DD HH:MM:SS"` in the configured time zone,
-//! or as epoch milliseconds.
+//! or as epoch milliseconds. Every accepted time lies between [`MIN_MS`] and [`MAX_MS`]
+//! (1970 to the end of 9999), so that arithmetic on it cannot overflow and it can always be
+//! written back as RFC 3339; anything else is a 400 naming the field.
 
 use chrono::{
     DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc,
@@ -10,6 +12,32 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+
+/// Earliest time accepted: 1970-01-01T00:00:00Z.
+pub const MIN_MS: i64 = 0;
+/// Latest time accepted: 9999-12-31T23:59:59.999Z.
+pub const MAX_MS: i64 = 253_402_300_799_999;
+
+/// `ms` if it lies in the accepted range, else a 400 naming `field`.
+pub fn in_range(field: &str, ms: i64) -> Result<i64, ApiError> {
+    if (MIN_MS..=MAX_MS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(out_of_range(field))
+    }
+}
+
+fn out_of_range(field: &str) -> ApiError {
+    ApiError::invalid(
+        field,
+        format!("`{field}` is out of range; times lie between 1970-01-01 and 9999-12-31 (UTC)"),
+    )
+}
+
+fn day_in_range(field: &str, day: NaiveDate) -> Result<NaiveDate, ApiError> {
+    let ms = day.and_time(NaiveTime::MIN).and_utc().timestamp_millis();
+    in_range(field, ms).map(|_| day)
+}
 
 /// Formats epoch milliseconds as RFC 3339 UTC (`2025-12-31T15:59:59Z`).
 pub fn rfc3339(ms: i64) -> String {
@@ -38,8 +66,8 @@ pub enum TimeInput {
 impl TimeInput {
     /// The time as epoch milliseconds; `field` names the field in the error.
     pub fn to_ms(&self, tz: Tz, field: &str) -> Result<i64, ApiError> {
-        match self {
-            Self::EpochMs(ms) => Ok(*ms),
+        let ms = match self {
+            Self::EpochMs(ms) => *ms,
             Self::Text(s) => parse_time(s, tz).ok_or_else(|| {
                 ApiError::invalid(
                     field,
@@ -48,8 +76,9 @@ impl TimeInput {
                          \"YYYY-MM-DD HH:MM:SS\" in the configured time zone ({tz})"
                     ),
                 )
-            }),
-        }
+            })?,
+        };
+        in_range(field, ms)
     }
 }
 
@@ -80,14 +109,15 @@ pub fn parse_time(s: &str, tz: Tz) -> Option<i64> {
 pub fn query_time(field: &str, value: &str, tz: Tz) -> Result<i64, ApiError> {
     let v = value.trim();
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(ms) = v.parse::<i64>() {
-            return Ok(ms);
-        }
+        return v
+            .parse::<i64>()
+            .map_err(|_| out_of_range(field))
+            .and_then(|ms| in_range(field, ms));
     }
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        return Ok(midnight_ms(d, tz));
+        return day_in_range(field, d).map(|d| midnight_ms(d, tz));
     }
-    parse_time(v, tz).ok_or_else(|| {
+    let ms = parse_time(v, tz).ok_or_else(|| {
         ApiError::invalid(
             field,
             format!(
@@ -95,14 +125,15 @@ pub fn query_time(field: &str, value: &str, tz: Tz) -> Result<i64, ApiError> {
                  \"YYYY-MM-DD\" in the configured time zone ({tz}), or epoch milliseconds"
             ),
         )
-    })
+    })?;
+    in_range(field, ms)
 }
 
 /// A day given in a query string: `"YYYY-MM-DD"`, or any time [`query_time`] accepts (its
 /// date in `tz`).
 pub fn query_day(field: &str, value: &str, tz: Tz) -> Result<NaiveDate, ApiError> {
     if let Ok(d) = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
-        return Ok(d);
+        return day_in_range(field, d);
     }
     let ms = query_time(field, value, tz)?;
     date_of(ms, tz).ok_or_else(|| ApiError::invalid(field, format!("`{field}` is out of range")))
@@ -140,6 +171,45 @@ pub fn day_text(day: NaiveDate) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn times_out_of_range_are_400s_naming_the_field() {
+        let sh: Tz = "Asia/Shanghai".parse().unwrap();
+        for v in [
+            "-262143-01-01",
+            "+262142-12-31",
+            "262142-12-31",
+            "10000-01-01",
+            "1969-12-31",
+            "99999999999999999999",
+            "9223372036854775807",
+            "253402300800000",
+            "-262143-01-01T00:00:00Z",
+            "+10000-01-02 00:00:00",
+        ] {
+            for f in [
+                query_time as fn(&str, &str, Tz) -> Result<i64, ApiError>,
+                |f, v, tz| query_day(f, v, tz).map(|_| 0),
+            ] {
+                match f("to", v, sh) {
+                    Err(ApiError::Invalid { field, .. }) => {
+                        assert_eq!(field.as_deref(), Some("to"))
+                    }
+                    other => panic!("{v}: {other:?}"),
+                }
+            }
+        }
+        assert_eq!(query_time("to", "253402300799999", sh).unwrap(), MAX_MS);
+        assert!(query_day("to", "9999-12-31", sh).is_ok());
+        for t in [
+            TimeInput::EpochMs(i64::MAX),
+            TimeInput::EpochMs(-1),
+            TimeInput::Text("+99999-01-01T00:00:00Z".into()),
+        ] {
+            assert!(t.to_ms(sh, "expires_at").is_err(), "{t:?}");
+        }
+        assert!(!rfc3339(MAX_MS).is_empty());
+    }
 
     #[test]
     fn seed_format_is_read_in_the_configured_zone() {

@@ -373,3 +373,50 @@ app_test!(a_large_export_streams_every_row_once_in_list_order, |app| {
     let exported: Vec<String> = records.iter().map(|r| r[1].clone()).collect();
     assert_eq!(exported, listed);
 });
+
+app_test!(
+    csv_cells_a_spreadsheet_would_run_as_formulas_start_with_a_quote,
+    |app| {
+        let w = world(&app).await;
+        let mut row = record(500, w.a, Some(w.account), BASE + HOUR);
+        row.request_id = "+req-formula".into();
+        row.model = "=HYPERLINK(\"http://evil.example\",\"x\")".into();
+        row.upstream_model = "-2+3".into();
+        row.error_type = Some("@SUM(A1)".into());
+        app.seed_usage(&[row]).await;
+
+        let csv = app.get("/logs/export.csv", &w.a_token).await.expect(200);
+        let (header, records) = parse_csv(&csv.text);
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let r = records
+            .iter()
+            .find(|r| r[col("request_id")] == "'+req-formula")
+            .unwrap_or_else(|| panic!("no neutralised row in {}", csv.text));
+        assert_eq!(
+            r[col("model")],
+            "'=HYPERLINK(\"http://evil.example\",\"x\")"
+        );
+        assert_eq!(r[col("upstream_model")], "'-2+3");
+        assert_eq!(r[col("error_type")], "'@SUM(A1)");
+        // Ordinary cells are untouched.
+        assert!(records
+            .iter()
+            .any(|r| r[col("model")] == "claude-sonnet-4-5"));
+
+        let csv = app
+            .get(
+                "/stats/models/export.csv?from=2026-01-01&to=2026-01-31",
+                &w.a_token,
+            )
+            .await
+            .expect(200);
+        assert!(
+            csv.text.contains("'=HYPERLINK(") && !csv.text.contains(",=HYPERLINK("),
+            "{}",
+            csv.text
+        );
+        for line in csv.text.lines() {
+            assert!(!line.starts_with('='), "{line}");
+        }
+    }
+);
