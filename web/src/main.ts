@@ -6,6 +6,7 @@ import TDesign, { MessagePlugin } from 'tdesign-vue-next';
 import { createApp } from 'vue';
 
 import App from './App.vue';
+import AppIcon from './components/AppIcon.vue';
 import { i18n } from './locales';
 import { router } from './router';
 import { pinia, useUserStore } from './store';
@@ -15,6 +16,7 @@ const app = createApp(App);
 app.use(pinia);
 app.use(i18n);
 app.use(TDesign);
+app.component('AppIcon', AppIcon);
 app.use(router);
 
 request.setHooks({
