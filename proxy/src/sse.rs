@@ -42,6 +42,8 @@ pub struct SseScanner {
     name: Vec<u8>,
     data: Vec<u8>,
     has_data: bool,
+    /// Whether some of the event's data was not kept (past [`MAX_EVENT_DATA`], or sent while
+    /// the event's name was not one worth keeping): such an event is not reported.
     overflow: bool,
 }
 
@@ -116,9 +118,11 @@ impl SseScanner {
                         }
                     }
                     if self.line == Line::EventName {
-                        if self.name.len() + part.len() <= 64 {
-                            self.name.extend_from_slice(part);
-                        }
+                        // A longer name is kept cut at 64 bytes, which no name worth
+                        // reporting is: dropping the excess instead would leave `""`,
+                        // which is, or a prefix depending on where the chunks end.
+                        let room = 64usize.saturating_sub(self.name.len());
+                        self.name.extend_from_slice(&part[..part.len().min(room)]);
                     } else if self.data.len() + part.len() <= MAX_EVENT_DATA {
                         self.data.extend_from_slice(part);
                     } else {
@@ -147,6 +151,7 @@ impl SseScanner {
             }
             b"data" => {
                 self.has_data = true;
+                self.overflow = true;
                 Line::Skip
             }
             _ => Line::Skip,
@@ -160,8 +165,10 @@ impl SseScanner {
             // A field name with no colon: the whole line is the field name, value empty.
             Line::Field => {
                 let field = std::mem::take(&mut self.field);
-                if field == b"data" && interesting(&self.name) {
-                    if self.has_data {
+                if field == b"data" {
+                    if !interesting(&self.name) {
+                        self.overflow = true;
+                    } else if self.has_data {
                         self.data.push(b'\n');
                     }
                     self.has_data = true;
@@ -173,6 +180,8 @@ impl SseScanner {
             }
             _ => {}
         }
+        // A field name cut short by its length must not run into the next line's.
+        self.field.clear();
         self.line = Line::Start;
         self.value_start = false;
     }
@@ -285,6 +294,38 @@ mod tests {
                 (String::new(), "{\"type\":\"message_delta\"}".to_string()),
             ]
         );
+    }
+
+    /// Every way of cutting `text` in two.
+    fn every_cut(text: &str) -> impl Iterator<Item = Vec<(String, String)>> + '_ {
+        let bytes = text.as_bytes();
+        (0..=bytes.len()).map(|cut| collect(&[&bytes[..cut], &bytes[cut..]]))
+    }
+
+    #[test]
+    fn a_field_name_longer_than_eight_bytes_does_not_swallow_the_lines_after_it() {
+        let text = "retry_after_ms: 5\nevent: message_delta\ndata: {}\n\n";
+        for got in every_cut(text) {
+            assert_eq!(got, vec![("message_delta".to_string(), "{}".to_string())]);
+        }
+    }
+
+    #[test]
+    fn an_event_name_longer_than_64_bytes_is_never_reported_wherever_it_is_cut() {
+        let text = format!("event: message_delta{}\ndata: {{}}\n\n", "x".repeat(60));
+        for got in every_cut(&text) {
+            assert_eq!(got, vec![]);
+        }
+    }
+
+    #[test]
+    fn an_event_renamed_after_its_data_is_not_reported_with_part_of_its_data() {
+        let text = "event: ping\ndata: a\nevent: message_delta\ndata: {}\n\n\
+            event: ping\ndata\nevent: error\ndata: {}\n\n\
+            data: b\nevent: message_start\n\n";
+        for got in every_cut(text) {
+            assert_eq!(got, vec![("message_start".to_string(), "b".to_string())]);
+        }
     }
 
     #[test]
