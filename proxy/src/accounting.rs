@@ -103,7 +103,8 @@ impl ApplyUsage for Usage {
             _ => {
                 // Only the total: the default cache TTL is 5 minutes.
                 if let Some(total) = u.cache_creation_input_tokens {
-                    if total != self.cache_write_5m + self.cache_write_1h {
+                    // Checked: the numbers are the upstream's, and an overflow must not panic.
+                    if self.cache_write_5m.checked_add(self.cache_write_1h) != Some(total) {
                         self.cache_write_1h = self.cache_write_1h.min(total);
                         self.cache_write_5m = total - self.cache_write_1h;
                     }
@@ -290,6 +291,15 @@ data: {\"type\":\"message_stop\"}\n\n";
         a.observe(&enc.finish().unwrap());
         a.finish();
         assert_eq!((a.usage.input, a.usage.output), (17, 19));
+    }
+
+    #[test]
+    fn cache_write_counts_that_overflow_when_added_do_not_panic() {
+        let mut a = Accounting::new("text/event-stream", "");
+        a.observe(format!("event: message_start\ndata: {{\"type\":\"message_start\",\"message\":{{\"usage\":{{\"cache_creation\":{{\"ephemeral_5m_input_tokens\":{},\"ephemeral_1h_input_tokens\":1}}}}}}}}\n\n", u64::MAX).as_bytes());
+        a.observe(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"cache_creation_input_tokens\":5}}\n\n");
+        a.finish();
+        assert_eq!((a.usage.cache_write_5m, a.usage.cache_write_1h), (4, 1));
     }
 
     #[test]
