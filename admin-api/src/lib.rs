@@ -14,6 +14,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod state;
 pub mod time;
+pub mod upstream_guard;
 pub mod validate;
 pub mod views;
 

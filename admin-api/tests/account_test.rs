@@ -1,7 +1,10 @@
 //! `POST /admin/accounts/{id}/test` against a mock upstream: the cheapest request (max_tokens
 //! 1, a cheap or mapped model) with the account's credential exactly as the relay sends it —
 //! console keys per `auth_header`, OAuth tokens as a bearer with the OAuth beta — and the
-//! answer `{ok, status, latency_ms, message}` without any secret.
+//! answer `{ok, status, latency_ms, message}` without any secret. A redirect is never
+//! followed with the credential; loopback, private and metadata targets are refused unless
+//! `security.allow_private_upstreams` (the mocks listen on loopback, so the tests that reach
+//! them set it).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,7 +26,7 @@ fn message_body() -> serde_json::Value {
 
 async fn console_and_oauth_credentials_reach_the_upstream(db: TestDb) {
     let mock = MockHttp::start(200, message_body()).await;
-    let app = common::TestApp::spawn(db, |_| {}).await;
+    let app = common::TestApp::spawn(db, |c| c.security.allow_private_upstreams = true).await;
     let admin = app.admin_token().await;
 
     // A console account sending both headers, no mapping: the cheap default model.
@@ -134,4 +137,84 @@ async fn console_and_oauth_credentials_reach_the_upstream(db: TestDb) {
 both_backends!(
     console_and_oauth_credentials_reach_the_upstream,
     console_and_oauth_credentials_reach_the_upstream
+);
+
+async fn a_redirect_is_reported_and_never_followed_with_the_credential(db: TestDb) {
+    let upstream = MockHttp::start(200, message_body()).await;
+    let elsewhere = MockHttp::start(200, message_body()).await;
+    let app = common::TestApp::spawn(db, |c| c.security.allow_private_upstreams = true).await;
+    let admin = app.admin_token().await;
+    let id = app
+        .create_account(
+            &admin,
+            json!({ "name": "moved", "platform_type": "claude_console",
+            "request_url": upstream.url, "secret_key": CONSOLE_KEY }),
+        )
+        .await
+        .expect(201)
+        .id();
+    for status in [301u64, 302, 307, 308] {
+        upstream.push_redirect(status as u16, &format!("{}/v1/messages", elsewhere.url));
+        let r = app.test_account(&admin, id).await.expect(200);
+        assert_eq!(
+            (r.body["ok"].as_bool(), r.body["status"].as_u64()),
+            (Some(false), Some(status))
+        );
+        assert!(
+            r.body["message"].as_str().unwrap().contains("redirect"),
+            "{}",
+            r.text
+        );
+    }
+    assert_eq!(upstream.seen().len(), 4);
+    assert!(elsewhere.seen().is_empty(), "the redirect was followed");
+    app.assert_no_leaks();
+}
+both_backends!(
+    a_redirect_is_reported_and_never_followed_with_the_credential,
+    a_redirect_is_reported_and_never_followed_with_the_credential
+);
+
+async fn loopback_and_private_upstreams_are_refused_by_default(db: TestDb) {
+    let mock = MockHttp::start(200, message_body()).await;
+    let app = common::TestApp::spawn(db, |_| {}).await;
+    let admin = app.admin_token().await;
+    let port = mock.url.rsplit(':').next().unwrap().to_string();
+    for url in [
+        mock.url.clone(),
+        format!("http://localhost:{port}"),
+        format!("http://[::1]:{port}"),
+        format!("http://127.1.2.3:{port}"),
+    ] {
+        let id = app
+            .create_account(
+                &admin,
+                json!({ "name": format!("near {url}"), "platform_type": "claude_console",
+                "request_url": url, "secret_key": CONSOLE_KEY }),
+            )
+            .await
+            .expect(201)
+            .id();
+        let r = app.test_account(&admin, id).await.expect(400);
+        assert_eq!(
+            (r.code(), r.field()),
+            ("upstream_address_refused", "request_url"),
+            "{url}: {}",
+            r.text
+        );
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("allow_private_upstreams"),
+            "{}",
+            r.text
+        );
+    }
+    assert!(mock.seen().is_empty(), "a refused test sent nothing");
+    app.assert_no_leaks();
+}
+both_backends!(
+    loopback_and_private_upstreams_are_refused_by_default,
+    loopback_and_private_upstreams_are_refused_by_default
 );

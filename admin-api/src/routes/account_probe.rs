@@ -2,7 +2,9 @@
 //! `max_tokens: 1` message on a cheap model the account serves (mapped as the relay would map
 //! it) — with the account's credential, through its proxy. Answers whether it worked, the
 //! status, the latency and the upstream's error message; never a secret. The account's state
-//! is not changed.
+//! is not changed. A redirect is reported, never followed; a target that is, or resolves to,
+//! a loopback, private, link-local or metadata address is refused with a 400 naming
+//! `request_url` unless `security.allow_private_upstreams` ([`crate::upstream_guard`]).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -22,6 +24,7 @@ use crate::auth::AdminUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiPath;
 use crate::state::AppState;
+use crate::upstream_guard::{self, Refusal};
 
 /// The beta flag OAuth tokens need on the Messages API.
 pub const OAUTH_BETA: &str = "oauth-2025-04-20";
@@ -117,7 +120,7 @@ fn scrub(text: &str, secret: &str) -> String {
     params(("id" = i64, Path, description = "Account id")),
     responses(
         (status = 200, description = "What the upstream answered (see `ok`)", body = AccountTestResult),
-        (status = 400, description = "The account has no credential", body = ErrorBody),
+        (status = 400, description = "The account has no credential, or its upstream address is refused", body = ErrorBody),
         (status = 404, description = "No such account", body = ErrorBody),
     ))]
 pub async fn test(
@@ -134,6 +137,12 @@ pub async fn test(
         u => u,
     };
     let url = format!("{}/v1/messages", base.trim_end_matches('/'));
+    let allow_private = state.config.security.allow_private_upstreams;
+    if !allow_private {
+        let parsed = url::Url::parse(&url)
+            .map_err(|_| ApiError::invalid("request_url", "the upstream URL is not valid"))?;
+        upstream_guard::check(&parsed).await.map_err(refused)?;
+    }
     let model = probe_model(&a.allowed_models()?, &a.model_mapping()?);
     let proxy = a
         .proxy_url_enc
@@ -146,7 +155,9 @@ pub async fn test(
                 .map_err(ApiError::internal)
         })
         .transpose()?;
-    let http = state.http.client(proxy.as_deref().map(|p| p.as_str()))?;
+    let http = state
+        .http
+        .upstream(proxy.as_deref().map(|p| p.as_str()), allow_private)?;
     let body = json!({
         "model": model,
         "max_tokens": 1,
@@ -182,6 +193,11 @@ pub async fn test(
             }
             let message = if status.is_success() {
                 format!("the upstream answered {}", status.as_u16())
+            } else if status.is_redirection() {
+                format!(
+                    "the upstream answered a redirect (HTTP {}); it is not followed with the credential",
+                    status.as_u16()
+                )
             } else {
                 upstream_message(&bytes, &secret)
                     .unwrap_or_else(|| format!("the upstream answered HTTP {}", status.as_u16()))
@@ -189,6 +205,9 @@ pub async fn test(
             (status.is_success(), Some(status.as_u16()), message)
         }
         Err(e) => {
+            if let Some(r) = upstream_guard::refusal_in(&e) {
+                return Err(refused(r));
+            }
             let what = if e.is_timeout() {
                 "the upstream did not answer within 30 s"
             } else if e.is_connect() {
@@ -208,6 +227,15 @@ pub async fn test(
         model,
         message: outcome.2,
     }))
+}
+
+/// 400 `upstream_address_refused` naming `request_url`.
+fn refused(r: Refusal) -> ApiError {
+    ApiError::Invalid {
+        code: "upstream_address_refused",
+        field: Some("request_url".into()),
+        message: r.to_string(),
+    }
 }
 
 #[cfg(test)]

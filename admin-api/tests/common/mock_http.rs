@@ -36,10 +36,13 @@ impl Seen {
     }
 }
 
+/// A queued reply: status, JSON body, `Location` header.
+type Reply = (u16, Value, Option<String>);
+
 #[derive(Clone, Default)]
 struct Shared {
     seen: Arc<Mutex<Vec<Seen>>>,
-    replies: Arc<Mutex<VecDeque<(u16, Value)>>>,
+    replies: Arc<Mutex<VecDeque<Reply>>>,
     fallback: Arc<Mutex<(u16, Value)>>,
 }
 
@@ -63,13 +66,15 @@ async fn handle(
         headers,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     });
-    let (status, body) = s
-        .replies
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or_else(|| s.fallback.lock().unwrap().clone());
-    (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+    let (status, body, location) = s.replies.lock().unwrap().pop_front().unwrap_or_else(|| {
+        let (status, body) = s.fallback.lock().unwrap().clone();
+        (status, body, None)
+    });
+    let mut resp = (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
+    if let Some(l) = location {
+        resp.headers_mut().insert("location", l.parse().unwrap());
+    }
+    resp
 }
 
 impl MockHttp {
@@ -94,7 +99,16 @@ impl MockHttp {
             .replies
             .lock()
             .unwrap()
-            .push_back((status, body));
+            .push_back((status, body, None));
+    }
+
+    /// Queues a redirect to `location` for the next request.
+    pub fn push_redirect(&self, status: u16, location: &str) {
+        self.shared.replies.lock().unwrap().push_back((
+            status,
+            Value::Null,
+            Some(location.to_string()),
+        ));
     }
 
     /// Requests received so far.
