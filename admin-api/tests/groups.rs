@@ -1,5 +1,5 @@
 //! `/groups` and their members: owners and administrators manage a group; anyone else gets
-//! 404 and never the object.
+//! 404 and never the object. Only administrators see and change other users' memberships.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -92,8 +92,9 @@ app_test!(another_user_cannot_see_change_or_delete_a_group, |app| {
 });
 
 app_test!(
-    owners_add_and_remove_members_who_then_see_the_group,
+    administrators_add_and_remove_members_who_then_see_the_group,
     |app| {
+        let admin = app.admin_token().await;
         let (_, owner) = app.user("pam").await;
         let (quinn_id, quinn) = app.user("quinn").await;
         let g = app
@@ -104,7 +105,7 @@ app_test!(
 
         let v = app.change_version().await;
         let r = app
-            .add_member(&owner, g, json!({ "user_id": quinn_id }))
+            .add_member(&admin, g, json!({ "user_id": quinn_id }))
             .await
             .expect(201);
         assert_eq!(
@@ -112,10 +113,10 @@ app_test!(
             (Some(quinn_id), Some("quinn"))
         );
         assert!(app.change_version().await > v);
-        app.add_member(&owner, g, json!({ "username": "quinn" }))
+        app.add_member(&admin, g, json!({ "username": "quinn" }))
             .await
             .expect(201);
-        let r = app.list_members(&owner, g).await.expect(200);
+        let r = app.list_members(&admin, g).await.expect(200);
         assert_eq!(r.body["total"], 1);
 
         // A member sees the group and may put keys in it, but not manage it.
@@ -133,21 +134,96 @@ app_test!(
             .expect(201);
 
         let r = app
-            .add_member(&owner, g, json!({ "user_id": 999_999 }))
+            .add_member(&admin, g, json!({ "user_id": 999_999 }))
             .await
             .expect(404);
         assert_eq!(r.field(), "user_id");
-        let r = app.add_member(&owner, g, json!({})).await.expect(400);
+        let r = app.add_member(&admin, g, json!({})).await.expect(400);
         assert_eq!(r.field(), "user_id");
 
-        app.remove_member(&owner, g, quinn_id).await.expect(204);
-        app.remove_member(&owner, g, quinn_id).await.expect(404);
+        app.remove_member(&admin, g, quinn_id).await.expect(204);
+        app.remove_member(&admin, g, quinn_id).await.expect(404);
         app.get_group(&quinn, g).await.expect(404);
         let r = app
             .create_key(&quinn, json!({ "name": "again", "group_id": g }))
             .await
             .expect(404);
         assert_eq!(r.field(), "group_id");
+    }
+);
+
+app_test!(
+    a_plain_user_cannot_enumerate_users_through_group_membership,
+    |app| {
+        let admin = app.admin_token().await;
+        let (_, pam) = app.user("pam").await;
+        let (quinn_id, quinn) = app.user("quinn").await;
+        let (rita_id, rita) = app.user("rita").await;
+        app.update_profile(&rita, json!({ "email": "rita@example.com" }))
+            .await
+            .expect(200);
+        let g = app
+            .create_group(&pam, json!({ "name": "pam-pool" }))
+            .await
+            .expect(201)
+            .id();
+        for id in [quinn_id, rita_id] {
+            app.add_member(&admin, g, json!({ "user_id": id }))
+                .await
+                .expect(201);
+        }
+        let others = |text: &str| {
+            ["rita", "quinn", "\"username\"", "\"role\""]
+                .iter()
+                .any(|n| text.contains(n))
+        };
+
+        // The owner sees no one (they are not a member), and adding answers the same for
+        // users that exist and users that do not.
+        let r = app.list_members(&pam, g).await.expect(200);
+        assert_eq!(r.body["total"], 0, "{}", r.text);
+        assert!(!others(&r.text), "{}", r.text);
+        let mut answers = Vec::new();
+        for body in [
+            json!({ "user_id": rita_id }),
+            json!({ "user_id": 999_999 }),
+            json!({ "username": "rita" }),
+            json!({ "username": "nobody-at-all" }),
+        ] {
+            let r = app.add_member(&pam, g, body).await.expect(403);
+            assert!(!others(&r.text), "{}", r.text);
+            answers.push(r.text);
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+        app.remove_member(&pam, g, quinn_id).await.expect(403);
+
+        // A member sees their own membership only, in this group and in the default one.
+        let r = app.list_members(&quinn, g).await.expect(200);
+        assert_eq!(r.body["total"], 1, "{}", r.text);
+        assert_eq!(r.body["items"][0]["user_id"], quinn_id);
+        assert!(!r.text.contains("rita"), "{}", r.text);
+        let default = app.list_groups(&quinn, "").await.expect(200).body["items"][0]["id"]
+            .as_i64()
+            .unwrap();
+        let r = app.list_members(&quinn, default).await.expect(200);
+        assert_eq!(r.body["total"], 1, "{}", r.text);
+        assert!(
+            !r.text.contains("rita") && !r.text.contains("admin"),
+            "{}",
+            r.text
+        );
+        app.remove_member(&quinn, g, rita_id).await.expect(403);
+        let r = app
+            .add_member(&quinn, g, json!({ "username": "admin" }))
+            .await
+            .expect(403);
+        assert!(!r.text.contains("\"role\""), "{}", r.text);
+
+        // A member may leave; an administrator sees everyone.
+        app.remove_member(&quinn, g, quinn_id).await.expect(204);
+        app.get_group(&quinn, g).await.expect(404);
+        let r = app.list_members(&admin, default).await.expect(200);
+        assert_eq!(r.body["total"], 3, "pam, quinn and rita: {}", r.text);
     }
 );
 

@@ -1,5 +1,8 @@
-//! `/groups/{id}/members`: who may create keys in a group. Managed by the group's owner or an
-//! administrator.
+//! `/groups/{id}/members`: who may create keys in a group. Only administrators see every
+//! member and add or remove members: a plain user who may see the group (its owner or a
+//! member) sees their own membership only and may leave the group, so that nobody can learn
+//! other users' names, ids or roles through memberships (by listing them, or by adding ids or
+//! names one after another and reading the answers).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -56,12 +59,14 @@ pub struct AddMember {
     pub username: Option<String>,
 }
 
-/// The members of a group.
+/// The members of a group: all of them for administrators; for anyone else who may see the
+/// group, their own membership only (none when they own it without being a member).
 #[utoipa::path(get, path = "/api/v1/groups/{id}/members", tag = "groups",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = i64, Path, description = "Group id"), PageParams),
     responses(
         (status = 200, description = "One page of members", body = Paged<MemberView>),
+        (status = 400, description = "Invalid paging", body = ErrorBody),
         (status = 404, description = "No such group (or not yours)", body = ErrorBody),
     ))]
 pub async fn list(
@@ -71,21 +76,25 @@ pub async fn list(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<Paged<MemberView>>, ApiError> {
     let page = params.page()?;
-    load(&state, &user, id, Need::Manage).await?;
+    load(&state, &user, id, Need::Read).await?;
     let rows = groups::list_members(&state.db, id).await?;
-    Ok(Json(Paged::slice(
-        rows.iter().map(MemberView::from).collect(),
-        page,
-    )))
+    let visible = rows
+        .iter()
+        .filter(|m| user.is_admin() || m.user_id == user.id())
+        .map(MemberView::from)
+        .collect();
+    Ok(Json(Paged::slice(visible, page)))
 }
 
-/// Adds a user to a group (adding a member again changes nothing).
+/// Adds a user to a group (adding a member again changes nothing). Administrators only.
 #[utoipa::path(post, path = "/api/v1/groups/{id}/members", tag = "groups",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = i64, Path, description = "Group id")),
     request_body = AddMember,
     responses(
         (status = 201, description = "The membership", body = MemberView),
+        (status = 400, description = "Neither or both of `user_id` and `username`", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, description = "No such group or user", body = ErrorBody),
     ))]
 pub async fn add(
@@ -94,7 +103,10 @@ pub async fn add(
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<AddMember>,
 ) -> Result<(StatusCode, Json<MemberView>), ApiError> {
-    load(&state, &user, id, Need::Manage).await?;
+    load(&state, &user, id, Need::Read).await?;
+    if !user.is_admin() {
+        return Err(admins_only());
+    }
     let member = match (req.user_id, req.username.as_deref()) {
         (Some(uid), None) => match users::get(&state.db, uid).await {
             Ok(u) => u,
@@ -123,7 +135,8 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(MemberView::from(row))))
 }
 
-/// Removes a user from a group.
+/// Removes a user from a group: administrators remove anyone, a user only themselves
+/// (leaving the group).
 #[utoipa::path(delete, path = "/api/v1/groups/{id}/members/{user_id}", tag = "groups",
     security(("bearer" = []), ("cookie" = [])),
     params(
@@ -132,6 +145,7 @@ pub async fn add(
     ),
     responses(
         (status = 204, description = "Removed"),
+        (status = 403, description = "Not an administrator, and not your own membership", body = ErrorBody),
         (status = 404, description = "No such group, or not a member", body = ErrorBody),
     ))]
 pub async fn remove(
@@ -139,10 +153,20 @@ pub async fn remove(
     user: CurrentUser,
     ApiPath((id, user_id)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    load(&state, &user, id, Need::Manage).await?;
+    load(&state, &user, id, Need::Read).await?;
+    if !user.is_admin() && user_id != user.id() {
+        return Err(admins_only());
+    }
     groups::remove_member(&state.db, id, user_id)
         .await
         .map_err(super::or_404("member"))?;
     changed(&state.db).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn admins_only() -> ApiError {
+    ApiError::forbidden(
+        "forbidden",
+        "only an administrator may add or remove other members of a group",
+    )
 }
