@@ -53,6 +53,13 @@ fn sigterm_lets_a_stream_in_flight_finish_then_exits_with_its_row_written() {
         ),
         ("ok", 99)
     );
+    let journal: Vec<_> = std::fs::read_dir(fx.relay.dir.join("data/usage-journal"))
+        .unwrap()
+        .collect();
+    assert!(
+        journal.is_empty(),
+        "a clean shutdown leaves no journal to recover: {journal:?}"
+    );
 }
 
 #[test]

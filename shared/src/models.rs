@@ -74,6 +74,9 @@ text_enum!(
         UpstreamError = "upstream_error",
         /// The relay refused or could not route the request.
         RelayError = "relay_error",
+        /// The relay process died with the request in flight; the row was made at the next
+        /// start from the usage journal, with the usage of its last checkpoint.
+        RelayCrashed = "relay_crashed",
     }
 );
 

@@ -81,6 +81,8 @@ pub async fn run(
             body::with_model(&body, meta, &upstream_model)
         };
         row.record.upstream_model = upstream_model;
+        // The start record of the journal: a crash from here on still leaves a row.
+        row.checkpoint();
         let client_req = session.req_header();
         let header = upstream_header(client_req, &account, send_body.len())?;
         let again = || upstream_header(client_req, &account, send_body.len()).ok();

@@ -46,6 +46,9 @@ pub struct PendingRow {
     pub usage: Usage,
     /// When the first response byte reached the relay.
     pub first_byte: Option<Instant>,
+    /// The status already sent to the client, if any (for checkpoints; the row's own status
+    /// is set when the request ends).
+    pub sent_status: Option<u16>,
     finished: bool,
 }
 
@@ -83,6 +86,7 @@ impl PendingRow {
             },
             usage: Usage::default(),
             first_byte: None,
+            sent_status: None,
             finished: false,
         }
     }
@@ -94,27 +98,48 @@ impl PendingRow {
         self.record.error_type = error_type.map(str::to_string);
     }
 
-    /// How the price was matched, once the row is complete (for metrics).
-    fn complete(&mut self) -> PriceMatch {
-        let r = &mut self.record;
-        let u = &self.usage;
-        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        r.input_tokens = as_i64(u.input);
-        r.output_tokens = as_i64(u.output);
-        r.cache_read_input_tokens = as_i64(u.cache_read);
-        r.cache_creation_5m_input_tokens = as_i64(u.cache_write_5m);
-        r.cache_creation_1h_input_tokens = as_i64(u.cache_write_1h);
-        if r.upstream_model.is_empty() {
-            r.upstream_model = r.model.clone();
+    /// Journals the row as known so far (the usage seen, the status sent), so that a crash
+    /// before the end still leaves a row with it (SPEC §5).
+    pub fn checkpoint(&self) {
+        let mut r = self.record.clone();
+        if let Some(status) = self.sent_status {
+            r.status_code = i64::from(status);
         }
-        let (cost, matched) = self.prices.cost(&r.upstream_model, u);
-        r.cost_micro_usd = cost;
-        r.duration_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        r.ttfb_ms = self
-            .first_byte
-            .map(|t| i64::try_from(t.duration_since(self.started).as_millis()).unwrap_or(i64::MAX));
-        matched
+        fill(
+            &mut r,
+            &self.usage,
+            &self.prices,
+            self.started,
+            self.first_byte,
+        );
+        self.sink.progress(r);
     }
+}
+
+/// Completes `r` with the token counts, the cost and the timings; returns how the price was
+/// matched (for metrics).
+fn fill(
+    r: &mut UsageRecord,
+    u: &Usage,
+    prices: &PriceTable,
+    started: Instant,
+    first_byte: Option<Instant>,
+) -> PriceMatch {
+    let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    r.input_tokens = as_i64(u.input);
+    r.output_tokens = as_i64(u.output);
+    r.cache_read_input_tokens = as_i64(u.cache_read);
+    r.cache_creation_5m_input_tokens = as_i64(u.cache_write_5m);
+    r.cache_creation_1h_input_tokens = as_i64(u.cache_write_1h);
+    if r.upstream_model.is_empty() {
+        r.upstream_model = r.model.clone();
+    }
+    let (cost, matched) = prices.cost(&r.upstream_model, u);
+    r.cost_micro_usd = cost;
+    r.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    r.ttfb_ms = first_byte
+        .map(|t| i64::try_from(t.duration_since(started).as_millis()).unwrap_or(i64::MAX));
+    matched
 }
 
 impl Drop for PendingRow {
@@ -123,7 +148,13 @@ impl Drop for PendingRow {
             return;
         }
         self.finished = true;
-        let matched = self.complete();
+        let matched = fill(
+            &mut self.record,
+            &self.usage,
+            &self.prices,
+            self.started,
+            self.first_byte,
+        );
         if matches!(matched, PriceMatch::Default) && !self.record.upstream_model.is_empty() {
             note_unpriced(&self.record.upstream_model);
         }

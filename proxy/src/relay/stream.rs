@@ -149,6 +149,7 @@ pub async fn stream_response(
     );
     let header = Box::new(client_header(up, rid)?);
     let mut client_gone = session.write_response_header(header, false).await.is_err();
+    row.sent_status = Some(status);
     let mut drain_until = client_gone.then(|| Instant::now() + DRAIN_LIMIT);
     let mut upstream_failed: Option<String> = None;
     let mut batch = BytesMut::new();
@@ -169,6 +170,12 @@ pub async fn stream_response(
             r = ex.session.read_response_body() => r,
             _ = tick.tick() => {
                 let now = Instant::now();
+                if acct.usage != row.usage {
+                    // New usage (a stream's first events, a long stream's progress) is
+                    // journaled at most once per tick.
+                    row.usage = acct.usage;
+                    row.checkpoint();
+                }
                 if std::mem::take(&mut data_since_tick) {
                     last_data = now;
                     continue;
@@ -201,6 +208,11 @@ pub async fn stream_response(
             }
         };
         acct.observe(&first);
+        if !first_sent && acct.usage != row.usage {
+            // The input side of the usage (message_start) is known: journal it at once.
+            row.usage = acct.usage;
+            row.checkpoint();
+        }
         // After the first chunk (sent alone, for the time to first byte), whatever the
         // upstream has already sent goes to the client in one write: one system call for a
         // burst of events instead of one per event.

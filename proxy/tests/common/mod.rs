@@ -130,6 +130,14 @@ impl Relay {
         self.wait_exit()
     }
 
+    /// Kills the process with SIGKILL (no shutdown code runs) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Sends SIGTERM without waiting.
     pub fn send_term(&self) {
         self.send("-TERM");

@@ -70,6 +70,11 @@ pub struct UsageRecord {
     pub client_ip: String,
     /// Client `user-agent`.
     pub user_agent: String,
+    /// Position of the row in the local usage journal (0: not journaled); only the usage
+    /// pipeline uses it, to know which journal segments it may delete. Never stored.
+    #[sqlx(skip)]
+    #[serde(skip)]
+    pub journal_seq: u64,
 }
 
 /// A stored usage row: its id plus the record (serialized flat).

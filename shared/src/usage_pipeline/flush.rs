@@ -17,12 +17,12 @@ impl Writer {
         let dropped_before = self.stats.dropped_rows();
         self.rx.close();
         let mut late = Vec::new();
-        while let Ok(row) = self.rx.try_recv() {
-            late.push(row);
+        while let Ok(entry) = self.rx.try_recv() {
+            late.push(entry);
         }
         PipelineStats::sub(&self.stats.queue_depth, late.len() as u64);
         if !late.is_empty() {
-            self.accept(late);
+            self.take_entries(&mut late);
         }
 
         let mut report = FlushReport::default();
@@ -66,6 +66,7 @@ impl Writer {
         }
         self.update_buffered();
         report.dropped = self.stats.dropped_rows().saturating_sub(dropped_before);
+        self.close_journal(report.dropped == 0);
         let spill_file_pending = self.spill.is_some();
         tracing::info!(
             written = report.written,

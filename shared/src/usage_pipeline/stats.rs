@@ -14,6 +14,9 @@ pub struct PipelineStats {
     pub(super) replayed_rows: AtomicU64,
     pub(super) dropped_rows: AtomicU64,
     pub(super) dead_letter_rows: AtomicU64,
+    pub(super) journal_errors: AtomicU64,
+    pub(super) recovered_rows: AtomicU64,
+    pub(super) crashed_rows: AtomicU64,
     pub(super) db_failures: AtomicU64,
     pub(super) last_error: Mutex<String>,
 }
@@ -54,6 +57,21 @@ impl PipelineStats {
     /// Rows the database refused on their own, set aside in the dead-letter file (counter).
     pub fn dead_letter_rows(&self) -> u64 {
         self.dead_letter_rows.load(Ordering::Relaxed)
+    }
+
+    /// Journal I/O failures, each of which disabled the journal (counter; should stay 0).
+    pub fn journal_errors(&self) -> u64 {
+        self.journal_errors.load(Ordering::Relaxed)
+    }
+
+    /// Rows recovered at start from the journal of a previous run (counter).
+    pub fn recovered_rows(&self) -> u64 {
+        self.recovered_rows.load(Ordering::Relaxed)
+    }
+
+    /// Of those, requests that never finished, written as `relay_crashed` (counter).
+    pub fn crashed_rows(&self) -> u64 {
+        self.crashed_rows.load(Ordering::Relaxed)
     }
 
     /// Database writes that failed or timed out (counter).

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::isolate::{write_isolating, Isolated};
+use super::journal::{Entry, Journal};
 use super::spill;
 use super::stats::PipelineStats;
 use super::FlushReport;
@@ -82,7 +83,10 @@ pub(super) struct Writer {
     pub(super) spill_path: PathBuf,
     pub(super) dead_letter_path: PathBuf,
     pub(super) stats: Arc<PipelineStats>,
-    pub(super) rx: mpsc::UnboundedReceiver<UsageRecord>,
+    pub(super) rx: mpsc::UnboundedReceiver<Entry>,
+    /// The local journal every entry goes to first.
+    pub(super) journal: Journal,
+    pub(super) data_dir: PathBuf,
     pub(super) buffer: VecDeque<UsageRecord>,
     /// When the buffer last became non-empty (starts the flush interval).
     pub(super) oldest_at: Option<Instant>,
@@ -116,9 +120,11 @@ impl Writer {
         data_dir: PathBuf,
         tz: Tz,
         stats: Arc<PipelineStats>,
-        rx: mpsc::UnboundedReceiver<UsageRecord>,
+        rx: mpsc::UnboundedReceiver<Entry>,
     ) -> Self {
         Self {
+            journal: Journal::disabled(&data_dir),
+            data_dir: data_dir.clone(),
             db,
             tz,
             batch_size: cfg.batch_size.max(1),
@@ -142,6 +148,7 @@ impl Writer {
 
     /// Runs until the shutdown signal, then flushes (see [`super::flush`]).
     pub(super) async fn run(mut self, mut stop: oneshot::Receiver<Duration>) -> FlushReport {
+        self.recover_journal().await;
         let path = self.spill_path.clone();
         if tokio::task::spawn_blocking(move || spill::has_data(&path))
             .await
@@ -182,7 +189,7 @@ impl Writer {
                 }
                 Event::Received(n) => {
                     PipelineStats::sub(&self.stats.queue_depth, n as u64);
-                    self.accept(incoming.drain(..));
+                    self.take_entries(&mut incoming);
                     // A full chunk means more is waiting: take it at once.
                     next_recv = (n < RECV_CHUNK).then(|| Instant::now() + RECV_PACING);
                 }
@@ -194,6 +201,7 @@ impl Writer {
                 return self.flush(DROPPED_HANDLE_TIMEOUT).await;
             }
             self.enforce_bound().await;
+            self.maintain_journal();
         }
     }
 

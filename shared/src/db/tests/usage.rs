@@ -53,6 +53,7 @@ pub(crate) fn sample(i: i64) -> UsageRecord {
         ttfb_ms: (i % 2 == 0).then_some(100 + i),
         client_ip: format!("10.0.0.{i}"),
         user_agent: "claude-cli/2.0.0".into(),
+        journal_seq: 0,
     }
 }
 
