@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use relay_proxy::cli::{Cli, Command};
+use relay_proxy::cli::{self, Cli, Command};
 use relay_proxy::{logging, server};
 use relay_shared::config;
 
@@ -23,6 +23,10 @@ fn main() -> ExitCode {
     };
     let command = cli.command.unwrap_or(Command::Serve);
     if command == Command::CheckConfig {
+        if let Err(e) = cli::check_secrets(&config, |k| std::env::var(k).ok()) {
+            eprintln!("invalid configuration {}:\n{e}", path.display());
+            return ExitCode::from(2);
+        }
         println!("configuration {} is valid", path.display());
         return ExitCode::SUCCESS;
     }

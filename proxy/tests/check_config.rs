@@ -90,3 +90,12 @@ fn a_missing_config_file_named_on_the_command_line_fails() {
     assert!(!status.success());
     assert!(format!("{out}{err}").contains("nope.yaml"));
 }
+
+#[test]
+fn a_jwt_secret_that_serve_refuses_is_refused_and_named() {
+    let (ok, out) = check("{}\n", &[("JWT_SECRET", "too-short-secret")]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("JWT_SECRET") && out.contains("32"), "{out}");
+    let (ok, out) = check("{}\n", &[("JWT_SECRET", &"s".repeat(32))]);
+    assert!(ok, "{out}");
+}
