@@ -20,6 +20,8 @@ use relay_shared::config::RelayConfig;
 
 /// How long an idle pooled upstream connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(90);
+/// Interim (1xx) answers read past before the real one; more is a broken upstream.
+const MAX_INTERIM: usize = 8;
 
 /// Why an attempt failed before a response header arrived.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +132,8 @@ impl Upstream {
         Err(last.unwrap_or_else(|| UpstreamError::Io("retry failed".into())))
     }
 
-    /// Writes the request and waits for the response header; the session is closed on error.
+    /// Writes the request and waits for the response header (past interim 1xx answers); the
+    /// session is closed on error.
     async fn exchange(
         &self,
         session: HttpSession,
@@ -156,7 +159,19 @@ impl Upstream {
                 other
             }
         };
-        let read = timeout(self.first_byte_timeout, session.read_response_header());
+        // Interim answers (100 Continue, 103 Early Hints) are not the answer: read on.
+        let read = timeout(self.first_byte_timeout, async {
+            for _ in 0..MAX_INTERIM {
+                session.read_response_header().await?;
+                let interim = session
+                    .response_header()
+                    .is_some_and(|h| h.status.is_informational() && h.status != 101);
+                if !interim {
+                    break;
+                }
+            }
+            Ok::<(), Box<pingora::Error>>(())
+        });
         let res = match read.await {
             Ok(r) => r.map_err(io),
             Err(_) => Err(UpstreamError::FirstByteTimeout(

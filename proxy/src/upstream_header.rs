@@ -23,6 +23,9 @@ const DROPPED: &[&str] = &[
     "upgrade",
     "host",
     "content-length",
+    // The relay sends the whole body at once and must never take an interim 100 for the
+    // answer.
+    "expect",
     "accept-encoding",
     "x-api-key",
     "authorization",

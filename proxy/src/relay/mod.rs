@@ -76,6 +76,16 @@ async fn read_body(session: &mut Session, max: u64) -> BodyRead {
     if declared.is_some_and(|n| n > max) {
         return BodyRead::TooLarge;
     }
+    // A client waiting for `100 Continue` (curl does above 1 MiB) gets it now, once the key
+    // and the declared size are accepted, instead of waiting out its own timer.
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue && session.write_continue_response().await.is_err() {
+        return BodyRead::ClientGone;
+    }
     let cap = usize::try_from(declared.unwrap_or(64 * 1024).min(max)).unwrap_or(64 * 1024);
     let mut buf = BytesMut::with_capacity(cap);
     loop {
