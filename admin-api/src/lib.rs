@@ -19,9 +19,12 @@ pub mod validate;
 pub mod views;
 
 use std::net::SocketAddr;
+use std::path::Path;
 
-use axum::http::{Method, Uri};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::extract::Request;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, Method, Uri};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
@@ -135,12 +138,9 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api())
         .route("/api/docs", get(docs::docs))
         .route("/api", get(api_not_found));
-    let web_dir = state.config.admin.web_dir.clone();
-    let index = web_dir.join("index.html");
-    let router = if index.is_file() {
-        router.fallback_service(ServeDir::new(web_dir).fallback(ServeFile::new(index)))
-    } else {
-        router.fallback(console_missing)
+    let router = match console(&state.config.admin.web_dir) {
+        Some(files) => router.fallback_service(files),
+        None => router.fallback(console_missing),
     };
     let cors = middleware::cors(&state.config.admin.cors_allow_origins);
     let mut router = router
@@ -160,16 +160,69 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
+/// `Cache-Control` of the console's hashed build output (`/assets/*`): its names change with
+/// its content, so a browser may keep it for a year without asking again.
+pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of everything else the console serves (`index.html`, the SPA fallback,
+/// unhashed files): revalidated on every load, so a new build is picked up at once.
+pub const CACHE_REVALIDATE: &str = "no-cache";
+
+/// The built console in `web_dir` (`npm run build` writes `web/dist`), or `None` when it has
+/// not been built. `/assets/*` are the hashed files (a missing one is a 404, never the
+/// page); every other path is a file of the build or, for the console's own routes,
+/// `index.html`.
+fn console(web_dir: &Path) -> Option<Router> {
+    let index = web_dir.join("index.html");
+    if !index.is_file() {
+        return None;
+    }
+    let assets = ServeDir::new(web_dir.join("assets"));
+    let pages = ServeDir::new(web_dir).fallback(ServeFile::new(index));
+    Some(
+        Router::new()
+            .nest_service("/assets", assets)
+            .fallback_service(pages)
+            .layer(from_fn(console_cache)),
+    )
+}
+
+/// Sets the console's cache headers: [`CACHE_IMMUTABLE`] on hashed assets that were found,
+/// [`CACHE_REVALIDATE`] on the rest.
+async fn console_cache(req: Request, next: Next) -> Response {
+    let hashed = req.uri().path().starts_with("/assets/");
+    let mut resp = next.run(req).await;
+    let value = if hashed && resp.status().is_success() {
+        CACHE_IMMUTABLE
+    } else {
+        CACHE_REVALIDATE
+    };
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static(value));
+    resp
+}
+
+/// The page shown instead of the console when `web_dir` holds no build.
+const CONSOLE_MISSING: &str = "<!doctype html><html lang=en><meta charset=utf-8>\
+<meta name=viewport content=\"width=device-width, initial-scale=1\">\
+<title>Claude Code Relay</title>\
+<body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.6\">\
+<h1>Claude Code Relay</h1>\
+<p>The relay is running, but the web console has not been built (<code>admin.web_dir</code>, \
+by default <code>web/dist</code>, holds no <code>index.html</code>).</p>\
+<p>Build it with Node.js 20 or later, from the repository folder:</p>\
+<pre style=\"background:#f3f3f3;padding:.75rem 1rem;border-radius:6px\">cd web &amp;&amp; npm ci &amp;&amp; npm run build</pre>\
+<p>(<code>make run</code> does this itself when Node.js is present.) Then reload this page. \
+The admin API answers under <code>/api/v1/</code>.</p></body></html>";
+
 async fn console_missing(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
         return ApiError::not_found(format!("no route for {}", uri.path())).into_response();
     }
-    Html(
-        "<!doctype html><meta charset=utf-8><title>Claude Code Relay</title>\
-         <h1>Claude Code Relay</h1><p>The relay is running. The web console has not been built \
-         (<code>web/dist</code> is missing); the admin API answers under <code>/api/v1/</code>.</p>",
+    (
+        [(CACHE_CONTROL, HeaderValue::from_static(CACHE_REVALIDATE))],
+        Html(CONSOLE_MISSING),
     )
-    .into_response()
+        .into_response()
 }
 
 /// Serves the admin API on `listener` until `shutdown` resolves.
