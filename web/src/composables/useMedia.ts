@@ -21,3 +21,13 @@ export function useDialogLayout(width = 640) {
     labelAlign: computed(() => (isMobile.value ? 'top' : 'right') as 'top' | 'right'),
   };
 }
+
+/** Table columns without fixed sides on phones (a fixed column would cover the others). */
+export function responsiveColumns<C extends { fixed?: string }>(cols: C[], mobile: boolean): C[] {
+  if (!mobile) return cols;
+  return cols.map((c) => {
+    const copy = { ...c };
+    delete copy.fixed;
+    return copy;
+  });
+}

@@ -10,7 +10,7 @@ const MICRO = 1_000_000;
 /** How many decimals an amount of `micro` micro-USD is shown with. */
 export function moneyDecimals(micro: number): number {
   const abs = Math.abs(micro);
-  if (abs === 0 || abs >= 100 * MICRO) return 2;
+  if (abs === 0 || abs >= MICRO) return 2; // a dollar or more: cents
   if (abs >= 10_000) return 4; // at least one cent: 0.0123
   return 6; // under a cent: every micro-dollar counts
 }

@@ -176,14 +176,13 @@ export function formRules(editing: boolean, kind: PlatformType): Record<string, 
 /** The table's columns; cells are the page's slots of the same names. */
 export function columns(): { colKey: string; title: string; width?: number; minWidth?: number; fixed?: 'left' | 'right'; align?: 'left' | 'right' | 'center'; ellipsis?: boolean }[] {
   return [
-    { colKey: 'name', title: t('accounts.name'), minWidth: 200, fixed: 'left' },
-    { colKey: 'group', title: t('accounts.group'), width: 130, ellipsis: true },
-    { colKey: 'state', title: t('accounts.state'), width: 220 },
+    { colKey: 'name', title: t('accounts.name'), minWidth: 210 },
+    { colKey: 'group', title: t('accounts.group'), width: 120, ellipsis: true },
+    { colKey: 'state', title: t('accounts.state'), width: 190 },
     { colKey: 'schedule', title: t('accounts.schedule'), width: 130 },
-    { colKey: 'concurrency', title: t('accounts.concurrency'), width: 110, align: 'right' },
-    { colKey: 'today', title: t('accounts.today'), width: 170, align: 'right' },
-    { colKey: 'last_used_at', title: t('accounts.lastUsed'), width: 170 },
-    { colKey: 'enabled', title: t('common.enabled'), width: 90, align: 'center' },
-    { colKey: 'op', title: t('common.actions'), width: 190, fixed: 'right' },
+    { colKey: 'concurrency', title: t('accounts.concurrency'), width: 90, align: 'right' },
+    { colKey: 'today', title: t('accounts.today'), width: 190, align: 'right' },
+    { colKey: 'enabled', title: t('common.enabled'), width: 80, align: 'center' },
+    { colKey: 'op', title: t('common.actions'), width: 170, fixed: 'right' },
   ];
 }

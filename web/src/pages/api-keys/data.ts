@@ -107,16 +107,14 @@ export const keyRules = (): Record<string, FormRule[]> => ({
 
 export function columns(admin: boolean) {
   return [
-    { colKey: 'name', title: t('keys.name'), minWidth: 200, fixed: 'left' as const },
-    ...(admin ? [{ colKey: 'owner', title: t('keys.owner'), width: 120 }] : []),
-    { colKey: 'group', title: t('keys.group'), width: 120 },
-    { colKey: 'status', title: t('keys.status'), width: 110 },
-    { colKey: 'today', title: t('keys.todaySpend'), width: 170, align: 'right' as const },
-    { colKey: 'limits', title: t('keys.limits'), width: 200 },
-    { colKey: 'expires_at', title: t('keys.expiresAt'), width: 170 },
-    { colKey: 'last_used_at', title: t('keys.lastUsed'), width: 170 },
-    { colKey: 'enabled', title: t('common.enabled'), width: 90, align: 'center' as const },
-    { colKey: 'op', title: t('common.actions'), width: 220, fixed: 'right' as const },
+    { colKey: 'name', title: t('keys.name'), minWidth: 210 },
+    ...(admin ? [{ colKey: 'owner', title: t('keys.owner'), width: 100, ellipsis: true }] : []),
+    { colKey: 'status', title: t('keys.status'), width: 90 },
+    { colKey: 'today', title: t('keys.todaySpend'), width: 140, align: 'right' as const },
+    { colKey: 'limits', title: t('keys.limits'), width: 190 },
+    { colKey: 'expires_at', title: t('keys.expiresAt'), width: 175 },
+    { colKey: 'enabled', title: t('common.enabled'), width: 80, align: 'center' as const },
+    { colKey: 'op', title: t('common.actions'), width: 160, fixed: 'right' as const },
   ];
 }
 

@@ -52,14 +52,14 @@ export function statusTheme(code: number): 'success' | 'warning' | 'danger' | 'd
 
 export function columns(admin: boolean) {
   return [
-    { colKey: 'created_at', title: t('logs.time'), width: 170, fixed: 'left' as const },
-    { colKey: 'key', title: t('logs.key'), width: 130, ellipsis: true },
-    ...(admin ? [{ colKey: 'account', title: t('logs.account'), width: 130, ellipsis: true }] : []),
-    { colKey: 'model', title: t('logs.model'), minWidth: 190 },
-    { colKey: 'status', title: t('logs.status'), width: 130 },
-    { colKey: 'tokens', title: t('logs.tokens'), width: 190, align: 'right' as const },
-    { colKey: 'cost', title: t('logs.cost'), width: 110, align: 'right' as const },
-    { colKey: 'timing', title: t('logs.timing'), width: 130, align: 'right' as const },
+    { colKey: 'created_at', title: t('logs.time'), width: 165 },
+    { colKey: 'key', title: t('logs.key'), width: 110, ellipsis: true },
+    ...(admin ? [{ colKey: 'account', title: t('logs.account'), width: 110, ellipsis: true }] : []),
+    { colKey: 'model', title: t('logs.model'), minWidth: 180 },
+    { colKey: 'status', title: t('logs.status'), width: 100 },
+    { colKey: 'tokens', title: t('logs.tokens'), width: 175, align: 'right' as const },
+    { colKey: 'cost', title: t('logs.cost'), width: 105, align: 'right' as const },
+    { colKey: 'timing', title: t('logs.timing'), width: 115, align: 'right' as const },
   ];
 }
 
