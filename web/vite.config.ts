@@ -22,14 +22,13 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     chunkSizeWarningLimit: 1500,
-    rolldownOptions: {
+    rollupOptions: {
       output: {
-        advancedChunks: {
-          groups: [
-            { name: 'echarts', test: /node_modules[\\/](echarts|zrender)/ },
-            { name: 'tdesign', test: /node_modules[\\/]tdesign-/ },
-            { name: 'vue', test: /node_modules[\\/](@vue|vue|vue-router|pinia|vue-i18n|@intlify)[\\/]/ },
-          ],
+        manualChunks(id: string) {
+          if (/node_modules[\\/](echarts|zrender)[\\/]/.test(id)) return 'echarts';
+          if (/node_modules[\\/]tdesign-/.test(id)) return 'tdesign';
+          if (/node_modules[\\/](@vue|vue|vue-router|pinia|vue-i18n|@intlify)[\\/]/.test(id)) return 'vue';
+          return undefined;
         },
       },
     },
