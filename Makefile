@@ -1,5 +1,5 @@
 # Build, run and test the relay. `make run` and `make test` are the README's two commands.
-.PHONY: deps test-deps run build release test lint fmt
+.PHONY: deps test-deps run build release test lint fmt web web-test
 
 deps:
 	./scripts/install-deps.sh
@@ -7,9 +7,19 @@ deps:
 test-deps: deps
 	./scripts/install-test-deps.sh
 
-# Builds and runs `relay serve` on the embedded SQLite database (data/ in this folder).
-run: deps
+# Builds the web console (installing Node.js from Debian's packages when it is missing; without
+# it the relay still runs and says how to build the console), then builds and runs
+# `relay serve` on the embedded SQLite database (data/ in this folder).
+run: deps web
 	cargo run --release -p relay-proxy --bin relay -- serve
+
+# The web console into web/dist (skipped when it is up to date).
+web:
+	./scripts/build-web.sh
+
+# The web console's lint, type check, unit tests, build and browser suite.
+web-test:
+	./scripts/test-web.sh
 
 build: deps
 	cargo build --workspace
@@ -28,6 +38,8 @@ lint: deps
 # RELAY_TEST_MYSQL_URL; with CI set they fail when it is unreachable.
 test: lint test-deps
 	cargo test --workspace
+	./scripts/test-schemathesis.sh
+	./scripts/test-web.sh
 
 # The benchmark of SPEC §15 (bench/): the relay against bare Pingora, nginx and a direct
 # connection in one run on loopback; writes bench/RESULTS.md. Takes about 4 minutes.
