@@ -18,6 +18,8 @@ pub enum ErrorKind {
     Permission,
     /// 404.
     NotFound,
+    /// 408: the request body stalled (type `invalid_request_error`; retrying may help).
+    BodyTimeout,
     /// 413.
     RequestTooLarge,
     /// 429.
@@ -32,7 +34,7 @@ impl ErrorKind {
     /// The `error.type` string.
     pub fn type_name(self) -> &'static str {
         match self {
-            Self::InvalidRequest => "invalid_request_error",
+            Self::InvalidRequest | Self::BodyTimeout => "invalid_request_error",
             Self::Authentication => "authentication_error",
             Self::Permission => "permission_error",
             Self::NotFound => "not_found_error",
@@ -50,6 +52,7 @@ impl ErrorKind {
             Self::Authentication => 401,
             Self::Permission => 403,
             Self::NotFound => 404,
+            Self::BodyTimeout => 408,
             Self::RequestTooLarge => 413,
             Self::RateLimit => 429,
             Self::Api => 500,
@@ -59,7 +62,7 @@ impl ErrorKind {
 
     /// Whether a client retry cannot help (the answer carries `x-should-retry: false`).
     pub fn is_final(self) -> bool {
-        !matches!(self, Self::Api | Self::Overloaded)
+        !matches!(self, Self::Api | Self::Overloaded | Self::BodyTimeout)
     }
 }
 

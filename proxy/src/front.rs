@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -39,22 +40,25 @@ pub struct FrontDoor {
     ready: Arc<Readiness>,
     relay: Arc<Relay>,
     life: Arc<Lifecycle>,
+    body_read_timeout: Duration,
 }
 
 impl FrontDoor {
     /// A front door serving the relay routes with `relay` and forwarding other paths to the
-    /// admin sidecar at `admin_addr`.
+    /// admin sidecar at `admin_addr`; each read of a request body may wait `body_read_timeout`.
     pub fn new(
         admin_addr: SocketAddr,
         ready: Arc<Readiness>,
         relay: Arc<Relay>,
         life: Arc<Lifecycle>,
+        body_read_timeout: Duration,
     ) -> Self {
         Self {
             admin_addr,
             ready,
             relay,
             life,
+            body_read_timeout,
         }
     }
 }
@@ -92,6 +96,9 @@ impl ProxyHttp for FrontDoor {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        // The header is in: the header deadline ends, each body read gets its own.
+        crate::listener::header_read(session);
+        session.set_read_timeout(Some(self.body_read_timeout));
         let req = session.req_header();
         ctx.request_id = request_id(req.headers.get("x-request-id").map(|v| v.as_bytes()));
         let rid = ctx.request_id.clone();
@@ -162,6 +169,11 @@ impl ProxyHttp for FrontDoor {
     ) -> Result<()> {
         upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, _ctx: &mut RequestCtx) {
+        // The next byte on this connection starts a new request header.
+        crate::listener::request_done(session);
     }
 
     async fn fail_to_proxy(

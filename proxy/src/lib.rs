@@ -9,6 +9,7 @@ pub mod error;
 pub mod front;
 pub mod json_scan;
 pub mod lifecycle;
+pub mod listener;
 pub mod logging;
 pub mod readiness;
 pub mod relay;

@@ -15,6 +15,8 @@ use tokio::runtime::Runtime;
 
 use crate::front::FrontDoor;
 use crate::lifecycle::{DrainingShutdown, Lifecycle};
+use crate::listener::slots::{self, Slots};
+use crate::listener::FrontListener;
 use crate::readiness::{monitor_db, Readiness};
 use crate::relay::Relay;
 use crate::snapshot::SnapshotStore;
@@ -143,14 +145,37 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
         max_body: config.relay.max_body_bytes,
         max_attempts: config.scheduler.max_attempts,
     });
-    let mut front = pingora::proxy::http_proxy_service(
+    let front = pingora::proxy::http_proxy(
         &server.configuration,
-        FrontDoor::new(config.admin_addr(), ready, relay, life.clone()),
+        FrontDoor::new(
+            config.admin_addr(),
+            ready,
+            relay,
+            life.clone(),
+            config.server.body_read_timeout,
+        ),
     );
-    let listen = config.server_addr().to_string();
-    front.add_tcp(&listen);
-    server.add_service(front);
-    tracing::info!(%listen, "front door listening");
+    let listen = config.server_addr();
+    let listener = crate::listener::bind(listen)
+        .with_context(|| format!("cannot listen on server.listen {listen}"))?;
+    let (cap, lowered) = slots::fit_to_descriptor_limit(config.server.max_connections);
+    if let Some(limit) = lowered {
+        tracing::warn!(
+            configured = config.server.max_connections,
+            used = cap,
+            descriptor_limit = limit,
+            "server.max_connections lowered to stay below the descriptor limit (raise `ulimit -n`)"
+        );
+    }
+    server.add_service(FrontListener::new(
+        "front door",
+        listener,
+        front,
+        Slots::new(cap, config.server.max_connections_per_ip),
+        config.server.header_timeout,
+        config.server.threads,
+    ));
+    tracing::info!(%listen, max_connections = cap, "front door listening");
     server.run(RunArgs {
         shutdown_signal: Box::new(DrainingShutdown {
             life,

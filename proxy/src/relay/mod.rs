@@ -63,6 +63,8 @@ fn endpoint(method: &http::Method, path: &str) -> Option<Endpoint> {
 enum BodyRead {
     Ok(Bytes),
     TooLarge,
+    /// No body data within `server.body_read_timeout`.
+    Stalled,
     ClientGone,
 }
 
@@ -100,6 +102,9 @@ async fn read_body(session: &mut Session, max: u64) -> BodyRead {
                 buf.extend_from_slice(&chunk);
             }
             Ok(None) => return BodyRead::Ok(buf.freeze()),
+            Err(e) if matches!(e.etype(), pingora::ErrorType::ReadTimedout) => {
+                return BodyRead::Stalled
+            }
             Err(_) => return BodyRead::ClientGone,
         }
     }
@@ -186,6 +191,12 @@ impl Relay {
                 // Read (and drop) the rest so the client sees the answer instead of a reset.
                 drain_body(session, self.max_body.saturating_mul(2)).await;
                 return Ok(());
+            }
+            BodyRead::Stalled => {
+                row.end(408, Outcome::RelayError, Some("invalid_request_error"));
+                session.set_keepalive(None);
+                let msg = "the request body stalled: no data within server.body_read_timeout";
+                return write_error(session, ErrorKind::BodyTimeout, msg, &rid, None).await;
             }
             BodyRead::ClientGone => {
                 row.end(499, Outcome::ClientClosed, None);

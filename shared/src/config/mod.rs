@@ -94,6 +94,10 @@ pub struct ServerConfig {
     /// Most client connections open at once; further connections are refused (closed at
     /// once) and counted. Keep it below the process's descriptor limit.
     pub max_connections: usize,
+    /// Once more than half of `max_connections` are open, connections from a client IP
+    /// holding this many already are refused, so one source cannot take every slot; 0 = no
+    /// per-IP share.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServerConfig {
@@ -106,6 +110,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             max_connections: 16_000,
+            max_connections_per_ip: 256,
         }
     }
 }
