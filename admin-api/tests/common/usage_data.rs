@@ -57,6 +57,7 @@ pub fn record(i: i64, owner: Owner, account: Option<i64>, created_at: i64) -> Us
         ttfb_ms: (i % 2 == 0).then_some(100 + i % 100),
         client_ip: "10.9.8.7".into(),
         user_agent: "claude-cli/2.0.0 (external, cli)".into(),
+        journal_seq: 0,
     }
 }
 
