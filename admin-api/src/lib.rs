@@ -104,6 +104,7 @@ fn api() -> Router<AppState> {
         .merge(usage_api())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(api_not_found)
+        .layer(from_fn(middleware::read_body_first))
 }
 
 /// Logs, statistics, pricing and the public key lookup.

@@ -1,12 +1,14 @@
 //! Layers around the whole admin API: one access-log line per request (method, path, status,
 //! duration; never a query, a body or a token), the per-IP rate limit on `/api/*` (429
 //! `rate_limited` with `retry-after`), and CORS when `admin.cors_allow_origins` names origins
-//! (off by default: the console is same-origin).
+//! (off by default: the console is same-origin); and, on `/api/v1`, the request body read to
+//! its end before any handler answers ([`read_body_first`]).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -32,6 +34,31 @@ pub async fn access_log(req: Request, next: Next) -> Response {
         "admin request"
     );
     resp
+}
+
+/// Reads the request body to its end (within axum's body limit, 2 MiB) before the handler
+/// runs, so that an answer given before the handler looks at the body (401, 403, 415, 404)
+/// still leaves the connection clean: the front door keeps its connections to this API open
+/// and writes the body while we answer, and a connection closed on an unread body made it
+/// answer 502 now and then. A body over the limit is a 413 at once.
+pub async fn read_body_first(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), &()).await {
+        Ok(b) => b,
+        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::PayloadTooLarge.into_response()
+        }
+        Err(e) => {
+            return ApiError::Invalid {
+                code: "invalid_body",
+                field: None,
+                message: e.body_text(),
+            }
+            .into_response()
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Refuses `/api/*` requests over `admin.rate_limit_per_minute` from one client IP. The IP is

@@ -3,6 +3,7 @@
 
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::docs;
@@ -42,7 +43,7 @@ use crate::routes::{
         pricing::pricing, public::key_usage,
         status::status, openapi_json, docs::docs,
     ),
-    modifiers(&Security, &OperationIds),
+    modifiers(&Security, &OperationIds, &CommonResponses),
     tags(
         (name = "auth", description = "Sign in and out"),
         (name = "user", description = "The signed-in user"),
@@ -111,6 +112,70 @@ impl Modify for OperationIds {
             }
         }
     }
+}
+
+/// Adds to every operation the answers any handler can give, when its own annotation does not
+/// already describe them: 400 (a bad path, query or body value), 429 (the per-IP rate limit)
+/// and 503 (the database is unreachable) everywhere; 401 and 403 (not signed in, a token
+/// revoked, a forced password change) where sign-in is required; 413 and 415 where a body is
+/// read; 404 where the path names an object.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let names_object = path.contains('{');
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                let signed_in = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
+                let mut add = |status: &str, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error_response(description));
+                };
+                add(
+                    "400",
+                    "A path, query or body value is invalid (the error names it)",
+                );
+                add(
+                    "429",
+                    "Too many requests from this address (see `retry-after`)",
+                );
+                add("503", "The database cannot be reached");
+                if signed_in {
+                    add("401", "Not signed in, or the token is invalid or revoked");
+                    add("403", "Not allowed, or a password change is required first");
+                }
+                if has_body {
+                    add("413", "The body is too large");
+                    add("415", "The body is not declared as JSON");
+                }
+                if names_object {
+                    add("404", "No such object (or not yours)");
+                }
+            }
+        }
+    }
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .build();
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", content)
+            .build(),
+    )
 }
 
 /// This document.

@@ -96,20 +96,32 @@ app_test!(usernames_and_emails_are_unique_and_checked, |app| {
     );
 });
 
-app_test!(an_admin_cannot_delete_disable_or_demote_themselves, |app| {
-    let admin = app.admin_token().await;
-    let me = app.profile(&admin).await.expect(200).id();
-    assert_eq!(
-        app.delete_user(&admin, me).await.expect(400).code(),
-        "cannot_delete_self"
-    );
-    app.update_user(&admin, me, json!({ "enabled": false }))
-        .await
-        .expect(400);
-    app.update_user(&admin, me, json!({ "role": "user" }))
-        .await
-        .expect(400);
-});
+app_test!(
+    an_admin_cannot_delete_disable_demote_or_reset_themselves,
+    |app| {
+        let admin = app.admin_token().await;
+        let me = app.profile(&admin).await.expect(200).id();
+        assert_eq!(
+            app.delete_user(&admin, me).await.expect(400).code(),
+            "cannot_delete_self"
+        );
+        app.update_user(&admin, me, json!({ "enabled": false }))
+            .await
+            .expect(400);
+        app.update_user(&admin, me, json!({ "role": "user" }))
+            .await
+            .expect(400);
+        // Their own password changes with the old one (PUT /user/password), never by a reset
+        // that a stolen token alone could do.
+        let r = app
+            .reset_password(&admin, me, "taken-over-pass")
+            .await
+            .expect(400);
+        assert_eq!((r.code(), r.field()), ("cannot_reset_self", "id"));
+        app.profile(&admin).await.expect(200);
+        app.login("admin", common::ADMIN_PASSWORD).await.expect(200);
+    }
+);
 
 app_test!(a_user_gets_403_on_every_admin_route, |app| {
     let (uid, t) = app.user("kim").await;

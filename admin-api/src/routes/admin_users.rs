@@ -197,15 +197,24 @@ pub async fn delete(
     request_body = ResetPassword,
     responses(
         (status = 200, description = "Password replaced", body = UserView),
-        (status = 400, description = "Password too short", body = ErrorBody),
+        (status = 400, description = "Password too short, or your own id", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
     ))]
 pub async fn reset_password(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<ResetPassword>,
 ) -> Result<Json<UserView>, ApiError> {
+    if id == admin.id {
+        // Changing one's own password needs the old one (PUT /user/password): a stolen
+        // token alone must not take the account over.
+        return Err(ApiError::Invalid {
+            code: "cannot_reset_self",
+            field: Some("id".into()),
+            message: "use PUT /user/password to change your own password".into(),
+        });
+    }
     users::get(&state.db, id).await.map_err(or_404("user"))?;
     check_new_password("password", &req.password)?;
     let hash = state.hasher.hash(req.password).await?;

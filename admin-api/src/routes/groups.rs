@@ -187,6 +187,8 @@ pub async fn list(
     responses(
         (status = 201, description = "Created", body = GroupView),
         (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 403, description = "A user named another owner", body = ErrorBody),
+        (status = 404, description = "No such owner (`owner_id`)", body = ErrorBody),
         (status = 409, description = "Name taken", body = ErrorBody),
     ))]
 pub async fn create(
