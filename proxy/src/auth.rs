@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use pingora::http::RequestHeader;
 
+use crate::error::ErrorKind;
 use crate::snapshot::{key_digest, KeyEntry, Snapshot};
 
 /// Why a request was not authenticated; each maps to `401 authentication_error`.
@@ -12,37 +13,58 @@ use crate::snapshot::{key_digest, KeyEntry, Snapshot};
 pub enum AuthError {
     /// No key in either header.
     Missing,
-    /// No such key.
-    Unknown,
+    /// No such key, sent in `x-api-key`.
+    UnknownApiKey,
+    /// No such key, sent as `Authorization: Bearer`.
+    UnknownBearer,
     /// The key is disabled.
     Disabled,
     /// The key has expired.
     Expired,
     /// The key's owner is disabled.
     OwnerDisabled,
+    /// The key's owner may no longer use its group (403, not 401).
+    NotInGroup,
 }
 
 impl AuthError {
+    /// The answer's kind: 401, or 403 when the key is valid but may not use its group.
+    pub fn kind(self) -> ErrorKind {
+        match self {
+            Self::NotInGroup => ErrorKind::Permission,
+            _ => ErrorKind::Authentication,
+        }
+    }
+
     /// The message sent to the client.
     pub fn message(self) -> &'static str {
         match self {
             Self::Missing => {
                 "missing API key: send it in the x-api-key header or as Authorization: Bearer"
             }
-            Self::Unknown => "invalid x-api-key",
+            Self::UnknownApiKey => "invalid x-api-key",
+            Self::UnknownBearer => "invalid bearer token in the Authorization header",
             Self::Disabled => "this API key is disabled",
             Self::Expired => "this API key has expired",
             Self::OwnerDisabled => "the owner of this API key is disabled",
+            Self::NotInGroup => {
+                "the owner of this API key is no longer a member of the key's group"
+            }
         }
     }
 }
 
 /// The presented key, if any: `x-api-key` first, then `Authorization: Bearer`.
 pub fn presented_key(req: &RequestHeader) -> Option<&[u8]> {
+    presented(req).map(|(k, _)| k)
+}
+
+/// The presented key and whether it came as a bearer token.
+fn presented(req: &RequestHeader) -> Option<(&[u8], bool)> {
     if let Some(v) = req.headers.get("x-api-key") {
         let v = v.as_bytes().trim_ascii();
         if !v.is_empty() {
-            return Some(v);
+            return Some((v, false));
         }
     }
     let auth = req
@@ -53,7 +75,7 @@ pub fn presented_key(req: &RequestHeader) -> Option<&[u8]> {
     let (scheme, rest) = auth.split_at(auth.iter().position(|&b| b == b' ')?);
     if scheme.eq_ignore_ascii_case(b"bearer") {
         let token = rest.trim_ascii();
-        (!token.is_empty()).then_some(token)
+        (!token.is_empty()).then_some((token, true))
     } else {
         None
     }
@@ -65,8 +87,13 @@ pub fn authenticate(
     req: &RequestHeader,
     now_ms: i64,
 ) -> Result<Arc<KeyEntry>, AuthError> {
-    let key = presented_key(req).ok_or(AuthError::Missing)?;
-    let entry = snap.key(&key_digest(key)).ok_or(AuthError::Unknown)?;
+    let (key, bearer) = presented(req).ok_or(AuthError::Missing)?;
+    let unknown = if bearer {
+        AuthError::UnknownBearer
+    } else {
+        AuthError::UnknownApiKey
+    };
+    let entry = snap.key(&key_digest(key)).ok_or(unknown)?;
     if !entry.enabled {
         return Err(AuthError::Disabled);
     }
@@ -75,6 +102,9 @@ pub fn authenticate(
     }
     if entry.expires_at.is_some_and(|t| t <= now_ms) {
         return Err(AuthError::Expired);
+    }
+    if !entry.owner_in_group {
+        return Err(AuthError::NotInGroup);
     }
     Ok(entry.clone())
 }

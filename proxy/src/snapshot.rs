@@ -3,16 +3,16 @@
 //! (`ArcSwap`), so a request never waits on the database. Per-account runtime counters live in
 //! [`AccountRuntime`] and survive rebuilds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use relay_shared::crypto::SecretBox;
-use relay_shared::db::{accounts, api_keys, settings, users, Db, DbError};
+use relay_shared::db::{accounts, api_keys, groups, settings, users, Db, DbError};
 use relay_shared::db::{accounts::AccountRow, api_keys::ApiKeyRow, users::UserRow};
-use relay_shared::models::{AccountState, AuthHeader, PlatformType};
+use relay_shared::models::{AccountState, AuthHeader, PlatformType, Role};
 use sha2::{Digest, Sha256};
 use url::Url;
 use zeroize::Zeroizing;
@@ -32,6 +32,8 @@ pub struct KeyEntry {
     pub enabled: bool,
     /// Owner's switch.
     pub owner_enabled: bool,
+    /// The owner may use the key's group: an administrator, its owner or a member.
+    pub owner_in_group: bool,
     /// Expiry, epoch ms.
     pub expires_at: Option<i64>,
     /// Allowed model globs (empty: all).
@@ -188,18 +190,36 @@ pub fn key_digest(key: &[u8]) -> [u8; 32] {
     Sha256::digest(key).into()
 }
 
+/// The rows a snapshot is built from.
+#[derive(Debug, Default)]
+pub struct Rows {
+    /// Users.
+    pub users: Vec<UserRow>,
+    /// Relay keys.
+    pub keys: Vec<ApiKeyRow>,
+    /// Accounts.
+    pub accounts: Vec<AccountRow>,
+    /// (group, user) pairs of members and owners.
+    pub access: Vec<(i64, i64)>,
+}
+
 /// Builds a snapshot from rows. Accounts whose secret cannot be decrypted or whose URL is
 /// unusable are left out with a warning (by id; never the secret).
 pub fn build(
     version: i64,
-    user_rows: &[UserRow],
-    key_rows: &[ApiKeyRow],
-    account_rows: &[AccountRow],
+    rows: &Rows,
     secret_box: &SecretBox,
     runtimes: &Mutex<HashMap<i64, Arc<AccountRuntime>>>,
     anthropic_base: &str,
 ) -> Snapshot {
+    let (user_rows, key_rows, account_rows) = (&rows.users, &rows.keys, &rows.accounts);
     let enabled_users: HashMap<i64, bool> = user_rows.iter().map(|u| (u.id, u.enabled)).collect();
+    let admins: HashSet<i64> = user_rows
+        .iter()
+        .filter(|u| u.role == Role::Admin.as_str())
+        .map(|u| u.id)
+        .collect();
+    let access: HashSet<(i64, i64)> = rows.access.iter().copied().collect();
     let mut keys = HashMap::with_capacity(key_rows.len());
     for k in key_rows {
         let Ok(raw) = hex::decode(&k.key_hash) else {
@@ -214,6 +234,8 @@ pub fn build(
             group_id: k.group_id,
             enabled: k.enabled,
             owner_enabled: enabled_users.get(&k.user_id).copied().unwrap_or(false),
+            owner_in_group: admins.contains(&k.user_id)
+                || access.contains(&(k.group_id, k.user_id)),
             expires_at: k.expires_at,
             allowed_models: k.allowed_models().unwrap_or_default(),
         };
@@ -326,24 +348,23 @@ impl SnapshotStore {
 
     /// Reads every key, account and user and swaps in a new snapshot at `version`.
     pub async fn reload(&self, db: &Db, version: i64) -> Result<(), DbError> {
-        let (u, k, a) = (
-            users::list_all(db).await?,
-            api_keys::list_all(db).await?,
-            accounts::list_all(db).await?,
-        );
+        let rows = Rows {
+            users: users::list_all(db).await?,
+            keys: api_keys::list_all(db).await?,
+            accounts: accounts::list_all(db).await?,
+            access: groups::access_pairs(db).await?,
+        };
         let snap = build(
             version,
-            &u,
-            &k,
-            &a,
+            &rows,
             &self.secret_box,
             &self.runtimes,
             &self.anthropic_base,
         );
         tracing::debug!(
             version,
-            keys = k.len(),
-            accounts = a.len(),
+            keys = rows.keys.len(),
+            accounts = rows.accounts.len(),
             "snapshot reloaded"
         );
         self.current.store(Arc::new(snap));

@@ -145,8 +145,7 @@ impl Relay {
             Err(e) => {
                 tracing::info!(request_id = %rid, reason = ?e, "relay key refused");
                 session.set_keepalive(None);
-                return write_error(session, ErrorKind::Authentication, e.message(), &rid, None)
-                    .await;
+                return write_error(session, e.kind(), e.message(), &rid, None).await;
             }
         };
         if ep == Endpoint::Models {

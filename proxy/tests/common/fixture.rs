@@ -76,6 +76,8 @@ pub async fn seed(db: &Db, sb: &SecretBox, upstream: &str) -> (i64, i64, i64) {
     )
     .await
     .unwrap();
+    // As the admin API does for every new user.
+    groups::add_member(db, group.id, user.id).await.unwrap();
     let account = accounts::create(
         db,
         &accounts::NewAccount {

@@ -235,6 +235,18 @@ pub async fn list_members(db: &Db, group_id: i64) -> DbResult<Vec<MemberRow>> {
     .map_err(DbError::from))
 }
 
+/// Every (group, user) pair where the user may use the group's accounts through a key: its
+/// members and its owner (administrators may use every group; the caller adds them).
+pub async fn access_pairs(db: &Db) -> DbResult<Vec<(i64, i64)>> {
+    on_db!(db, p => sqlx::query_as::<_, (i64, i64)>(
+        "SELECT group_id, user_id FROM group_members \
+         UNION SELECT id, owner_id FROM groups WHERE owner_id IS NOT NULL",
+    )
+    .fetch_all(p)
+    .await
+    .map_err(DbError::from))
+}
+
 /// Whether the user is a member of the group (owning it is not membership).
 pub async fn is_member(db: &Db, group_id: i64, user_id: i64) -> DbResult<bool> {
     let n = on_db!(db, p => sqlx::query_scalar::<_, i64>(
