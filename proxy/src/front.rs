@@ -147,6 +147,28 @@ impl ProxyHttp for FrontDoor {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        // What a reverse proxy in front of us said, passed on under names a client cannot set
+        // itself: the sidecar believes them only when the peer is in `auth.trusted_proxies`.
+        let joined = |name: &str| {
+            let v: Vec<&str> = upstream
+                .headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            (!v.is_empty()).then(|| v.join(", "))
+        };
+        let claims = [
+            ("x-relay-forwarded-for", joined("x-forwarded-for")),
+            ("x-relay-real-ip", joined("x-real-ip")),
+            ("x-relay-forwarded-proto", joined("x-forwarded-proto")),
+        ];
+        for (name, value) in claims {
+            upstream.remove_header(name);
+            if let Some(v) = value {
+                upstream.insert_header(name, v)?;
+            }
+        }
         // The sidecar trusts these because only the front door reaches it: never pass the
         // client's own values through.
         let ip = session

@@ -32,6 +32,9 @@ const DROPPED: &[&str] = &[
     "cookie",
     "x-forwarded-for",
     "x-real-ip",
+    "x-relay-forwarded-for",
+    "x-relay-real-ip",
+    "x-relay-forwarded-proto",
 ];
 
 /// The header sent to `account` for the client's request `client` with a body of `body_len`.
