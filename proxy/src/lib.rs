@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod logging;
 pub mod readiness;
+pub mod redact;
 pub mod relay;
 pub mod request_id;
 pub mod select;
