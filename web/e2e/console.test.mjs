@@ -83,7 +83,11 @@ async function screenshotAll(p, mode) {
 
 before(async () => {
   mock = await startMockUpstream();
-  relay = await startRelay({ adminPassword: ADMIN_PASSWORD, logDir: results });
+  relay = await startRelay({
+    adminPassword: ADMIN_PASSWORD,
+    logDir: results,
+    env: { RELAY__AUTH__OAUTH__TOKEN_URL: `${mock.url}/v1/oauth/token` },
+  });
   browser = await launch();
   admin = guard.watch(await browser.newContext({ viewport: DESKTOP, timezoneId: 'Europe/Berlin' }), 'admin');
   page = await admin.newPage();
@@ -156,6 +160,30 @@ describe('the console against a real relay', () => {
     assert.match(await row.innerText(), /正常/);
     const list = await page.request.get(`${relay.base}/api/v1/admin/accounts`);
     state.accountId = (await list.json()).items.find((a) => a.name === 'mock-console').id;
+  });
+
+  it('adds a Claude subscription through the OAuth (PKCE) wizard', async () => {
+    await visit(page, '/accounts');
+    await page.locator('[data-testid="account-create"]').click();
+    await pick(page, 'OAuth');
+    const wizard = page.locator('[data-testid="oauth-wizard"]');
+    await wizard.locator('input[name="name"]').fill('oauth-max');
+    await wizard.getByRole('button', { name: '生成授权链接' }).click();
+    const link = new URL(await inputValue(page, 'oauth-url'));
+    assert.equal(link.searchParams.get('code_challenge_method'), 'S256');
+    const stateParam = link.searchParams.get('state');
+    assert.ok(stateParam && link.searchParams.get('code_challenge'), link.href);
+    await shot(page, screens, 'accounts-oauth-light');
+    await wizard.locator('textarea').fill(`mock-code-123#${stateParam}`);
+    await wizard.getByRole('button', { name: '完成授权' }).click();
+    await wizard.locator('[data-testid="oauth-done"]').waitFor();
+    assert.equal(mock.tokenRequests.length, 1);
+    assert.equal(mock.tokenRequests[0].code, 'mock-code-123');
+    assert.ok(mock.tokenRequests[0].code_verifier, 'the PKCE verifier is sent with the code');
+    await wizard.getByRole('button', { name: '完成', exact: true }).click();
+    const row = page.locator('[data-testid="accounts-table"] tbody tr').filter({ hasText: 'oauth-max' });
+    await row.waitFor();
+    assert.match(await row.innerText(), /Claude OAuth/);
   });
 
   it('creates an API key and shows the full key once with the Claude Code set-up', async () => {

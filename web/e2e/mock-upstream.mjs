@@ -12,13 +12,25 @@ function sse(res, event, data) {
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
-/** Starts the mock on 127.0.0.1 and an ephemeral port; resolves to { url, requests, close }. */
+/**
+ * Starts the mock on 127.0.0.1 and an ephemeral port; resolves to { url, requests,
+ * tokenRequests, close }. It also answers the OAuth token endpoint (`POST /v1/oauth/token`).
+ */
 export function startMockUpstream() {
   const requests = [];
+  const tokenRequests = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/v1/oauth/token') {
+        // The OAuth token endpoint of the PKCE exchange.
+        const grant = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+        tokenRequests.push(grant);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: 'sk-ant-oat01-mock-access-token-0001', refresh_token: 'sk-ant-ort01-mock-refresh-0001', expires_in: 28800, scope: 'user:inference user:profile', token_type: 'Bearer' }));
+        return;
+      }
       if (req.method !== 'POST' || !req.url?.startsWith('/v1/messages')) {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'not here' } }));
@@ -67,7 +79,7 @@ export function startMockUpstream() {
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
       const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
-      resolve({ url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => server.close(() => r(undefined))) });
+      resolve({ url: `http://127.0.0.1:${port}`, requests, tokenRequests, close: () => new Promise((r) => server.close(() => r(undefined))) });
     });
   });
 }

@@ -41,9 +41,9 @@ export async function waitFor(what, check, ms = 20_000) {
 
 /**
  * Starts the relay. `RELAY_BIN` names the binary (default: target/debug/relay of the
- * workspace). Resolves to { base, dir, stop, log }.
+ * workspace); `env` adds variables. Resolves to { base, dir, stop, logPath }.
  */
-export async function startRelay({ adminPassword, logDir }) {
+export async function startRelay({ adminPassword, logDir, env: extra = {} }) {
   const bin = process.env.RELAY_BIN || path.join(repoDir, 'target', 'debug', 'relay');
   if (!fs.existsSync(bin)) throw new Error(`relay binary not found at ${bin}; build it with cargo build -p relay-proxy --bin relay`);
   const dist = path.join(webDir, 'dist', 'index.html');
@@ -65,6 +65,7 @@ export async function startRelay({ adminPassword, logDir }) {
     RELAY__SERVER__DATA_DIR: path.join(dir, 'data'),
     RELAY__USAGE__FLUSH_INTERVAL: '100ms',
     RUST_LOG: 'warn',
+    ...extra,
   });
   fs.mkdirSync(logDir, { recursive: true });
   const logPath = path.join(logDir, 'relay.log');

@@ -5,7 +5,6 @@
  */
 import { createRouter, createWebHistory } from 'vue-router';
 
-import { t } from '@/locales';
 import { useUserStore } from '@/store';
 
 import { routes } from './modules/routes';
@@ -24,9 +23,4 @@ router.beforeEach(async (to) => {
   if (user.must_change_password) return { name: 'login', query: { change: '1' } };
   if (to.meta.admin && user.role !== 'admin') return { name: 'forbidden', query: { from: to.fullPath } };
   return true;
-});
-
-router.afterEach((to) => {
-  const title = to.meta.title ? t(to.meta.title) : '';
-  document.title = title ? `${title} · Claude Code Relay` : 'Claude Code Relay';
 });

@@ -5,6 +5,7 @@ import type { ApiKey } from '@/api/apiKeys';
 import { createBody, emptyForm, formOf, stateLabel, stateTheme, updateBody } from '@/pages/accounts/data';
 import { createBody as keyCreateBody, emptyForm as emptyKeyForm, expiryOf, extraLimitsOf } from '@/pages/api-keys/data';
 import { emptyFilters, queryOf } from '@/pages/logs/data';
+import { daysEnding, rangeQuery } from '@/pages/stats/data';
 import { curlCheck, settingsJson, shellSetup } from '@/utils/setup';
 
 const account: Account = {
@@ -96,5 +97,14 @@ describe('the Claude Code set-up', () => {
     expect(shellSetup('http://relay:8080', 'sk-relay-1')).toBe('export ANTHROPIC_BASE_URL=http://relay:8080\nexport ANTHROPIC_AUTH_TOKEN=sk-relay-1\nclaude');
     expect(JSON.parse(settingsJson('http://relay:8080', 'sk-relay-1'))).toEqual({ env: { ANTHROPIC_BASE_URL: 'http://relay:8080', ANTHROPIC_AUTH_TOKEN: 'sk-relay-1' } });
     expect(curlCheck('http://relay:8080', 'sk-relay-1')).toContain('http://relay:8080/v1/messages');
+  });
+});
+
+describe('the statistics range', () => {
+  it("ends on the relay's today and covers whole days", () => {
+    expect(daysEnding('2026-03-01', 30)).toEqual(['2026-01-31', '2026-03-01']);
+    expect(daysEnding('2026-12-02', 1)).toEqual(['2026-12-02', '2026-12-02']);
+    expect(rangeQuery(['2026-01-31', '2026-03-01'], 'day')).toEqual({ from: '2026-01-31', to: '2026-03-01' });
+    expect(rangeQuery(['2026-03-01', '2026-03-01'], 'hour')).toEqual({ from: '2026-03-01 00:00:00', to: '2026-03-01 23:59:59' });
   });
 });

@@ -68,7 +68,6 @@ export function trendOption(items: TrendPoint[], metric: TrendMetric, t: T): ECh
       {
         name: t('stats.cost'),
         type: 'line',
-        smooth: true,
         showSymbol: false,
         areaStyle: { opacity: 0.12 },
         data: items.map((p) => p.cost_micro_usd / 1_000_000),

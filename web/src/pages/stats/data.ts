@@ -10,6 +10,14 @@ export function lastDays(days: number, now = new Date()): [string, string] {
   return [dayText(from), dayText(now)];
 }
 
+/** The `n` days ending with `lastDay` (`YYYY-MM-DD`, the relay's today), as `[from, to]`. */
+export function daysEnding(lastDay: string, n: number): [string, string] {
+  const end = Date.parse(`${lastDay}T00:00:00Z`);
+  if (!Number.isFinite(end)) return lastDays(n);
+  const from = new Date(end - (n - 1) * 86_400_000).toISOString().slice(0, 10);
+  return [from, lastDay];
+}
+
 /** The query of a day range; hourly trends take the first day's start to the last day's end. */
 export function rangeQuery(range: string[], granularity: 'day' | 'hour'): DayRange {
   const [from, to] = range;
