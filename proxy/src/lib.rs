@@ -7,6 +7,7 @@ pub mod cli;
 pub mod dns;
 pub mod error;
 pub mod front;
+pub mod housekeeping;
 pub mod json_scan;
 pub mod lifecycle;
 pub mod listener;

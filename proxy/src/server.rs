@@ -92,6 +92,10 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
             .clone()
             .watch(prepared.db.clone(), ready.clone(), SNAPSHOT_POLL_EVERY),
     );
+    core.spawn(crate::housekeeping::run(
+        prepared.db.clone(),
+        config.usage.retention_days,
+    ));
     // The usage writer gets a connection of its own: its batches go one at a time, and a
     // pool would rotate them over every connection, each preparing (and caching) the same
     // multi-row statements and holding its own page cache.

@@ -261,4 +261,4 @@ pub async fn is_member(db: &Db, group_id: i64, user_id: i64) -> DbResult<bool> {
 
 #[cfg(test)]
 #[path = "tests/groups.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -259,6 +259,36 @@ async fn delete_logs_in_chunks(db: &Db, cutoff_ms: i64, chunk: i64) -> DbResult<
     }
 }
 
+/// The largest row id of `usage_logs` (0 when empty).
+pub async fn max_log_id(db: &Db) -> DbResult<i64> {
+    on_db!(db, p => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM usage_logs")
+        .fetch_one(p)
+        .await
+        .map(|v| v.unwrap_or(0))
+        .map_err(DbError::from))
+}
+
+/// Sets `last_used_at` of the keys and accounts that appear in usage rows with an id above
+/// `after_id` to the time of their latest row (never backwards). Off the hot path: the relay
+/// calls it now and then with the largest id it has seen.
+pub async fn touch_last_used(db: &Db, after_id: i64) -> DbResult<()> {
+    for sql in [
+        "UPDATE api_keys SET last_used_at = (SELECT MAX(u.created_at) FROM usage_logs u \
+         WHERE u.api_key_id = api_keys.id) \
+         WHERE id IN (SELECT api_key_id FROM usage_logs WHERE id > ?) \
+         AND (last_used_at IS NULL OR last_used_at < (SELECT MAX(u.created_at) FROM usage_logs u \
+         WHERE u.api_key_id = api_keys.id))",
+        "UPDATE accounts SET last_used_at = (SELECT MAX(u.created_at) FROM usage_logs u \
+         WHERE u.account_id = accounts.id) \
+         WHERE id IN (SELECT account_id FROM usage_logs WHERE id > ? AND account_id IS NOT NULL) \
+         AND (last_used_at IS NULL OR last_used_at < (SELECT MAX(u.created_at) FROM usage_logs u \
+         WHERE u.account_id = accounts.id))",
+    ] {
+        on_db!(db, p => sqlx::query(sql).bind(after_id).execute(p).await.map(|_| ()))?;
+    }
+    Ok(())
+}
+
 /// Deletes hourly roll-up rows of hours starting before `cutoff_ms` (hourly buckets serve
 /// only the last days; daily roll-ups are kept).
 pub async fn delete_hourly_before(db: &Db, cutoff_ms: i64) -> DbResult<u64> {

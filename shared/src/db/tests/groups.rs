@@ -4,7 +4,7 @@ use super::*;
 use crate::db::{accounts, api_keys, users};
 use crate::db_test;
 
-async fn user(db: &Db, name: &str) -> i64 {
+pub(crate) async fn user(db: &Db, name: &str) -> i64 {
     let u = users::NewUser {
         username: name,
         email: None,

@@ -572,3 +572,52 @@ fn batches_are_cut_into_a_few_statement_sizes_only() {
         assert!(pieces.windows(2).all(|w| w[0].len() >= w[1].len()), "{n}");
     }
 }
+
+db_test!(
+    last_used_times_follow_the_latest_row_of_each_key_and_account,
+    |db| {
+        use crate::db::{accounts, api_keys, groups};
+        let g = groups::ensure_default(&db).await.unwrap();
+        let uid = crate::db::groups::tests::user(&db, "holder").await;
+        let k = api_keys::create(&db, &api_keys::tests::new_key(uid, g.id, "h1"))
+            .await
+            .unwrap();
+        let a = accounts::create(&db, &accounts::tests::new_account("a", g.id))
+            .await
+            .unwrap();
+        let row = |i: i64, at: i64| UsageRecord {
+            api_key_id: k.id,
+            account_id: Some(a.id),
+            created_at: at,
+            ..sample(i)
+        };
+        insert_batch(&db, &[row(1, 5_000), row(2, 9_000)], chrono_tz::UTC)
+            .await
+            .unwrap();
+        touch_last_used(&db, 0).await.unwrap();
+        assert_eq!(
+            api_keys::get(&db, k.id).await.unwrap().last_used_at,
+            Some(9_000)
+        );
+        let acc = accounts::get(&db, a.id).await.unwrap();
+        assert_eq!(acc.last_used_at, Some(9_000));
+        // Only rows after the id seen last time are looked at; times never go backwards.
+        let seen = max_log_id(&db).await.unwrap();
+        insert_batch(&db, &[row(3, 7_000)], chrono_tz::UTC)
+            .await
+            .unwrap();
+        touch_last_used(&db, seen).await.unwrap();
+        assert_eq!(
+            api_keys::get(&db, k.id).await.unwrap().last_used_at,
+            Some(9_000)
+        );
+        insert_batch(&db, &[row(4, 12_000)], chrono_tz::UTC)
+            .await
+            .unwrap();
+        touch_last_used(&db, seen).await.unwrap();
+        assert_eq!(
+            api_keys::get(&db, k.id).await.unwrap().last_used_at,
+            Some(12_000)
+        );
+    }
+);
