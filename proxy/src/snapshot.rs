@@ -93,6 +93,15 @@ pub enum Credential {
     OAuth(Zeroizing<String>),
 }
 
+impl Credential {
+    /// The secret itself (to mask it where an upstream echoes it).
+    pub fn secret(&self) -> &str {
+        match self {
+            Self::ApiKey(s) | Self::OAuth(s) => s.as_str(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

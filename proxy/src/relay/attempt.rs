@@ -10,6 +10,7 @@ use bytes::Bytes;
 use pingora::proxy::Session;
 use relay_shared::models::Outcome;
 
+use super::mask::SecretMask;
 use super::row::PendingRow;
 use super::stream::stream_response;
 use super::Relay;
@@ -122,7 +123,11 @@ pub async fn run(
             transport_error = None;
             continue;
         }
-        return Box::pin(stream_response(relay, session, row, ex, rid)).await;
+        // An error answer may echo the account's secret: it is masked on the way out.
+        let mask = (status >= 400)
+            .then(|| SecretMask::new(account.credential.secret()))
+            .flatten();
+        return Box::pin(stream_response(relay, session, row, ex, rid, mask)).await;
     }
 }
 

@@ -3,6 +3,7 @@
 //! has reached the client), and stream the answer back while counting tokens.
 
 mod attempt;
+mod mask;
 mod models;
 pub mod row;
 mod stream;

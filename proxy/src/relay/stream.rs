@@ -14,6 +14,7 @@ use pingora::protocols::http::client::HttpSession;
 use pingora::proxy::Session;
 use relay_shared::models::Outcome;
 
+use super::mask::SecretMask;
 use super::row::PendingRow;
 use super::Relay;
 use crate::accounting::Accounting;
@@ -134,6 +135,7 @@ pub async fn stream_response(
     row: &mut PendingRow,
     mut ex: Exchange,
     rid: &str,
+    mut mask: Option<SecretMask>,
 ) -> pingora::Result<()> {
     row.first_byte = Some(Instant::now());
     let Some(up) = ex.session.response_header() else {
@@ -226,8 +228,14 @@ pub async fn stream_response(
             }
         };
         upstream_failed = ready.failed;
-        let out = ready.out;
-        if !client_gone && session.write_response_body(Some(out), false).await.is_err() {
+        let out = match mask.as_mut() {
+            Some(m) => m.feed(ready.out),
+            None => ready.out,
+        };
+        if !client_gone
+            && !out.is_empty()
+            && session.write_response_body(Some(out), false).await.is_err()
+        {
             client_gone = true;
             drain_until = Some(Instant::now() + DRAIN_LIMIT);
         }
@@ -239,6 +247,14 @@ pub async fn stream_response(
         tokio::task::yield_now().await;
         if client_gone && (acct.complete() || drain_until.is_some_and(|t| Instant::now() >= t)) {
             break;
+        }
+    }
+    if let Some(rest) = mask.as_mut().map(SecretMask::finish) {
+        if !client_gone && !rest.is_empty() {
+            client_gone = session
+                .write_response_body(Some(rest), false)
+                .await
+                .is_err();
         }
     }
     if !client_gone && upstream_failed.is_none() {
