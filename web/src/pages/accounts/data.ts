@@ -177,11 +177,11 @@ export function formRules(editing: boolean, kind: PlatformType): Record<string, 
 export function columns(): { colKey: string; title: string; width?: number; minWidth?: number; fixed?: 'left' | 'right'; align?: 'left' | 'right' | 'center'; ellipsis?: boolean }[] {
   return [
     { colKey: 'name', title: t('accounts.name'), minWidth: 210 },
-    { colKey: 'group', title: t('accounts.group'), width: 120, ellipsis: true },
+    { colKey: 'group', title: t('accounts.group'), width: 110, ellipsis: true },
     { colKey: 'state', title: t('accounts.state'), width: 190 },
-    { colKey: 'schedule', title: t('accounts.schedule'), width: 130 },
-    { colKey: 'concurrency', title: t('accounts.concurrency'), width: 90, align: 'right' },
-    { colKey: 'today', title: t('accounts.today'), width: 190, align: 'right' },
+    { colKey: 'schedule', title: t('accounts.schedule'), width: 145 },
+    { colKey: 'concurrency', title: t('accounts.concurrency'), width: 110, align: 'right' },
+    { colKey: 'today', title: t('accounts.today'), width: 175, align: 'right' },
     { colKey: 'enabled', title: t('common.enabled'), width: 80, align: 'center' },
     { colKey: 'op', title: t('common.actions'), width: 170, fixed: 'right' },
   ];

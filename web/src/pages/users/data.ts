@@ -6,14 +6,14 @@ import { MIN_PASSWORD } from '@/pages/login/data';
 
 export function columns() {
   return [
-    { colKey: 'username', title: t('users.username'), minWidth: 160, fixed: 'left' as const },
-    { colKey: 'email', title: t('users.email'), minWidth: 180, ellipsis: true },
-    { colKey: 'role', title: t('users.role'), width: 110 },
-    { colKey: 'status', title: t('users.status'), width: 160 },
-    { colKey: 'last_login_at', title: t('users.lastLogin'), width: 170 },
-    { colKey: 'created_at', title: t('common.createdAt'), width: 170 },
-    { colKey: 'enabled', title: t('common.enabled'), width: 90, align: 'center' as const },
-    { colKey: 'op', title: t('common.actions'), width: 200, fixed: 'right' as const },
+    { colKey: 'username', title: t('users.username'), minWidth: 130 },
+    { colKey: 'email', title: t('users.email'), minWidth: 140, ellipsis: true },
+    { colKey: 'role', title: t('users.role'), width: 100 },
+    { colKey: 'status', title: t('users.status'), width: 120 },
+    { colKey: 'last_login_at', title: t('users.lastLogin'), width: 165 },
+    { colKey: 'created_at', title: t('common.createdAt'), width: 165 },
+    { colKey: 'enabled', title: t('common.enabled'), width: 80, align: 'center' as const },
+    { colKey: 'op', title: t('common.actions'), width: 190, fixed: 'right' as const },
   ];
 }
 
