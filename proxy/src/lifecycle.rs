@@ -4,7 +4,7 @@
 //! Pingora's own handler would always sleep the whole grace period, even when idle. SIGINT is
 //! a fast shutdown; SIGQUIT keeps Pingora's graceful upgrade.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +52,19 @@ impl Lifecycle {
     }
 }
 
+/// Set once the relay stops with requests still in flight (the grace period is over, or a
+/// fast shutdown): their rows then say the relay cut them, not the client.
+static CUTTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether requests still in flight are being cut by the relay's own shutdown.
+pub fn cutting_in_flight() -> bool {
+    CUTTING.load(Ordering::Relaxed)
+}
+
+fn cut_in_flight() {
+    CUTTING.store(true, Ordering::Relaxed);
+}
+
 /// The shutdown watcher handed to Pingora.
 pub struct DrainingShutdown {
     /// What to wait for.
@@ -72,7 +85,10 @@ impl ShutdownSignalWatch for DrainingShutdown {
             return ShutdownSignal::FastShutdown;
         };
         tokio::select! {
-            _ = int.recv() => return ShutdownSignal::FastShutdown,
+            _ = int.recv() => {
+                cut_in_flight();
+                return ShutdownSignal::FastShutdown;
+            }
             _ = quit.recv() => return ShutdownSignal::GracefulUpgrade,
             _ = term.recv() => {}
         }
@@ -90,12 +106,16 @@ impl ShutdownSignalWatch for DrainingShutdown {
             if started.elapsed() >= self.grace {
                 tracing::warn!(
                     inflight = self.life.inflight(),
-                    "grace period over; stopping with requests in flight"
+                    "grace period over; stopping with requests in flight (billed with the usage seen)"
                 );
+                cut_in_flight();
                 return ShutdownSignal::GracefulTerminate;
             }
             tokio::select! {
-                _ = int.recv() => return ShutdownSignal::FastShutdown,
+                _ = int.recv() => {
+                    cut_in_flight();
+                    return ShutdownSignal::FastShutdown;
+                }
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
         }

@@ -49,6 +49,8 @@ pub struct PendingRow {
     /// The status already sent to the client, if any (for checkpoints; the row's own status
     /// is set when the request ends).
     pub sent_status: Option<u16>,
+    /// `end` was called: the row has its final status.
+    ended: bool,
     finished: bool,
 }
 
@@ -87,12 +89,14 @@ impl PendingRow {
             usage: Usage::default(),
             first_byte: None,
             sent_status: None,
+            ended: false,
             finished: false,
         }
     }
 
     /// Sets the final status, outcome and error type.
     pub fn end(&mut self, status: u16, outcome: Outcome, error_type: Option<&str>) {
+        self.ended = true;
         self.record.status_code = i64::from(status);
         self.record.outcome = outcome.as_str().to_string();
         self.record.error_type = error_type.map(str::to_string);
@@ -148,6 +152,12 @@ impl Drop for PendingRow {
             return;
         }
         self.finished = true;
+        if !self.ended && crate::lifecycle::cutting_in_flight() {
+            // Dropped unfinished because the relay is stopping, not because the client left.
+            self.record.status_code = i64::from(self.sent_status.unwrap_or(503));
+            self.record.outcome = Outcome::RelayError.as_str().to_string();
+            self.record.error_type = Some("shutdown".to_string());
+        }
         let matched = fill(
             &mut self.record,
             &self.usage,
