@@ -2,6 +2,7 @@
 // served by the relay through the front door), as issue 15's "What it must show" lists.
 // Steps run in order and share the relay, the browser and what earlier steps created.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -89,7 +90,7 @@ before(async () => {
     env: { RELAY__AUTH__OAUTH__TOKEN_URL: `${mock.url}/v1/oauth/token` },
   });
   browser = await launch();
-  admin = guard.watch(await browser.newContext({ viewport: DESKTOP, timezoneId: 'Europe/Berlin' }), 'admin');
+  admin = guard.watch(await browser.newContext({ viewport: DESKTOP, timezoneId: 'Europe/Berlin', acceptDownloads: true }), 'admin');
   page = await admin.newPage();
 });
 
@@ -254,6 +255,19 @@ describe('the console against a real relay', () => {
       await page.keyboard.press('Escape');
       await detail.waitFor({ state: 'hidden' });
     }
+  });
+
+  it('exports the logs and the statistics as CSV', async () => {
+    await visit(page, '/logs');
+    const [logs] = await Promise.all([page.waitForEvent('download'), page.locator('.export-link').click()]);
+    const lines = fs.readFileSync(await logs.path(), 'utf8').trim().split(/\r?\n/);
+    assert.match(lines[0], /^id,request_id,created_at,/);
+    assert.equal(lines.length, 3, 'a header and the two requests');
+    await visit(page, '/stats');
+    const [models] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid="export-dim"]').click()]);
+    const rows = fs.readFileSync(await models.path(), 'utf8').trim().split(/\r?\n/);
+    assert.match(rows[0], /^model,requests,/);
+    assert.ok(rows[1]?.startsWith(`${MODEL},2,`), rows.join('\n'));
   });
 
   it("shows the requests in the key's usage and on the dashboard's trend chart", async () => {
