@@ -48,10 +48,31 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         .await
         .context("first-start bootstrap failed")?;
     print_banner(config, &setup, data_dir);
+    restrict_data(config);
     Ok(Prepared {
         db,
         secrets: Arc::new(secrets),
     })
+}
+
+/// The data directory is 0700 and its files 0600 (SPEC §11), including those made by earlier
+/// versions and the SQLite files (SQLite gives its WAL files the mode of the database file).
+fn restrict_data(config: &Config) {
+    let mut paths = vec![config.server.data_dir.clone()];
+    if let Some(db) = config.database.url.strip_prefix("sqlite://") {
+        let file = std::path::Path::new(db.split('?').next().unwrap_or_default());
+        if let Some(dir) = file
+            .parent()
+            .filter(|d| *d != config.server.data_dir && !d.as_os_str().is_empty())
+        {
+            paths.push(dir.to_path_buf());
+        }
+    }
+    for dir in paths {
+        if let Err(e) = relay_shared::fsmode::restrict_dir(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot make the data directory private (0700, files 0600)");
+        }
+    }
 }
 
 fn log_secret_source(name: &str, src: &SecretSource) {

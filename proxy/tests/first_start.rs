@@ -75,6 +75,21 @@ fn a_fresh_start_serves_health_ready_and_the_admin_api_and_prints_the_password_o
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    // The data directory is the owner's alone: 0700, and every file in it 0600.
+    fn check(dir: &std::path::Path) {
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                check(&e.path());
+            } else if t.is_file() {
+                assert_eq!(mode(&e.path()), 0o600, "{}", e.path().display());
+            }
+        }
+    }
+    check(&data);
     let jwt = std::fs::read_to_string(data.join("secrets/jwt_secret")).unwrap();
     let key = std::fs::read_to_string(data.join("secrets/encryption_key")).unwrap();
     for f in ["secrets/jwt_secret", "secrets/encryption_key"] {
