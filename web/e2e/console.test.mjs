@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import AxeBuilder from '@axe-core/playwright';
 
 import { Guard, launch, shot } from './browser.mjs';
+import { chartDrawn, confirmDialog, inputValue, moneyShows, pick, signIn } from './helpers.mjs';
 import { JSON_USAGE, STREAM_USAGE, startMockUpstream } from './mock-upstream.mjs';
 import { startRelay, waitFor, webDir } from './relay.mjs';
 
@@ -18,7 +19,6 @@ const results = path.join(webDir, 'test-results');
 const screens = path.join(results, 'screens');
 const DESKTOP = { width: 1440, height: 900 };
 const PHONE = { width: 390, height: 844 };
-const WAIT = 15_000;
 
 const guard = new Guard();
 let mock;
@@ -32,43 +32,6 @@ const state = { key: '', keyId: 0, accountId: 0, rows: [] };
 async function visit(p, url) {
   await p.goto(`${relay.base}${url}`);
   await p.waitForLoadState('networkidle');
-}
-
-/** Picks `text` from the open TDesign select or dropdown popup. */
-async function pick(p, text) {
-  const option = p.locator('.t-popup:visible').locator('.t-select-option, .t-dropdown__item').filter({ hasText: text }).first();
-  await option.click();
-}
-
-/** Clicks the confirm button of the open confirmation dialog. */
-async function confirmDialog(p, text) {
-  const dialog = p.locator('.t-dialog:visible').last();
-  await dialog.getByRole('button', { name: text }).click();
-}
-
-/** The value of a TDesign input found by its test id (the id lands on the wrapper). */
-async function inputValue(p, testid) {
-  const el = p.locator(`[data-testid="${testid}"]`);
-  const tag = await el.evaluate((n) => n.tagName.toLowerCase());
-  return tag === 'input' ? el.inputValue() : el.locator('input').inputValue();
-}
-
-/** Whether a money text (`$0.0198`) is `micro` µUSD rounded to the digits it shows. */
-function moneyShows(text, micro) {
-  const digits = (text.split('.')[1] ?? '').length;
-  const shown = Number(text.replace(/[$,]/g, '')) * 1_000_000;
-  return Math.abs(shown - micro) <= 0.5 * 10 ** (6 - digits) + 1e-6;
-}
-
-/** Waits until the chart in `locator` has finished drawing. */
-async function chartDrawn(locator) {
-  await locator.and(locator.page().locator('[data-rendered="true"]')).waitFor({ timeout: WAIT });
-}
-
-async function signIn(p, username, password) {
-  await p.locator('input[name="username"]').fill(username);
-  await p.locator('input[name="password"]').fill(password);
-  await p.locator('[data-testid="login-form"] button[type="submit"]').click();
 }
 
 /** Screenshots of every signed-in page, suffixed `-light` or `-dark`. */

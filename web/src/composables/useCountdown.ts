@@ -1,5 +1,5 @@
 /** A ticking countdown to a moment: the seconds left, updated every second until zero. */
-import { computed, onBeforeUnmount, ref, watch, type Ref } from 'vue';
+import { computed, onBeforeUnmount, ref, type Ref } from 'vue';
 
 import { formatCountdown, secondsUntil } from '@/utils/countdown';
 
@@ -19,9 +19,5 @@ export function useCountdown(target: Ref<string | number | null | undefined>) {
   const seconds = computed(() => secondsUntil(target.value, now.value));
   const text = computed(() => formatCountdown(seconds.value));
   const done = computed(() => seconds.value === 0);
-  const finished = ref(false);
-  watch(done, (d) => {
-    finished.value = d;
-  });
   return { seconds, text, done };
 }
