@@ -235,3 +235,25 @@ app_test!(
         assert!(app.get_key(&t, id).await.body.get("key").is_none());
     }
 );
+
+app_test!(
+    a_user_removed_from_the_default_group_cannot_make_keys_there,
+    |app| {
+        let (uid, t) = app.user("dee").await;
+        app.create_key(&t, json!({"name": "before"}))
+            .await
+            .expect(201);
+        let admin = app.admin_token().await;
+        let default = relay_shared::db::groups::ensure_default(&app.db)
+            .await
+            .unwrap();
+        app.remove_member(&admin, default.id, uid).await.expect(204);
+        let r = app
+            .create_key(&t, json!({"name": "after"}))
+            .await
+            .expect(403);
+        assert_eq!(r.body["error"]["code"], "not_a_member");
+        let named = json!({"name": "after", "group_id": default.id});
+        app.create_key(&t, named).await.expect(404);
+    }
+);

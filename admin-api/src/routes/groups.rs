@@ -121,22 +121,34 @@ pub(crate) async fn usable(
     user: &CurrentUser,
     group_id: Option<i64>,
 ) -> Result<GroupRow, ApiError> {
-    let Some(id) = group_id else {
-        return Ok(groups::ensure_default(&state.db).await?);
+    let (g, missing) = match group_id {
+        // The default group, too, is only for its members (a user removed from it cannot
+        // keep making keys there by leaving `group_id` out).
+        None => (
+            groups::ensure_default(&state.db).await?,
+            ApiError::forbidden(
+                "not_a_member",
+                "you are not a member of the default group: name a group you belong to",
+            ),
+        ),
+        Some(id) => {
+            let missing =
+                ApiError::not_found_field("group_id", format!("no group {id} you can use"));
+            match groups::get(&state.db, id).await {
+                Ok(g) => (g, missing),
+                Err(DbError::NotFound) => return Err(missing),
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
-    let missing = || ApiError::not_found_field("group_id", format!("no group {id} you can use"));
-    let g = match groups::get(&state.db, id).await {
-        Ok(g) => g,
-        Err(DbError::NotFound) => return Err(missing()),
-        Err(e) => return Err(e.into()),
-    };
+    let id = g.id;
     if user.is_admin()
         || g.owner_id == Some(user.id())
         || groups::is_member(&state.db, id, user.id()).await?
     {
         Ok(g)
     } else {
-        Err(missing())
+        Err(missing)
     }
 }
 
