@@ -188,9 +188,14 @@ fn console(web_dir: &Path) -> Option<Router> {
 }
 
 /// Sets the console's cache headers: [`CACHE_IMMUTABLE`] on hashed assets that were found,
-/// [`CACHE_REVALIDATE`] on the rest.
+/// [`CACHE_REVALIDATE`] on the rest. An unknown `/api/…` path stays a JSON 404 (as without a
+/// build), never the console's page.
 async fn console_cache(req: Request, next: Next) -> Response {
-    let hashed = req.uri().path().starts_with("/assets/");
+    let path = req.uri().path();
+    if path.starts_with("/api/") {
+        return ApiError::not_found(format!("no route for {path}")).into_response();
+    }
+    let hashed = path.starts_with("/assets/");
     let mut resp = next.run(req).await;
     let value = if hashed && resp.status().is_success() {
         CACHE_IMMUTABLE

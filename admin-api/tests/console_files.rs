@@ -112,9 +112,11 @@ async fn the_api_keeps_its_own_answers_beside_the_console() {
     let status = c.app.get("/status", "").await;
     assert_eq!(status.status, 200);
     assert_eq!(status.body["status"], "ok");
-    let (code, _, body) = c.get("/api/v1/no-such-route").await;
-    assert_eq!(code, StatusCode::NOT_FOUND);
-    assert!(body.contains("\"error\""), "{body}");
+    for path in ["/api/v1/no-such-route", "/api/unknown"] {
+        let (code, _, body) = c.get(path).await;
+        assert_eq!(code, StatusCode::NOT_FOUND, "{path}");
+        assert!(body.contains("\"not_found\""), "{path}: {body}");
+    }
 }
 
 #[tokio::test]
