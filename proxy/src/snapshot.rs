@@ -13,6 +13,7 @@ use relay_shared::crypto::SecretBox;
 use relay_shared::db::{accounts, api_keys, groups, settings, users, Db, DbError};
 use relay_shared::db::{accounts::AccountRow, api_keys::ApiKeyRow, users::UserRow};
 use relay_shared::models::{AccountState, AuthHeader, PlatformType, Role};
+use relay_shared::upstream_auth;
 use sha2::{Digest, Sha256};
 use url::Url;
 use zeroize::Zeroizing;
@@ -85,31 +86,7 @@ impl UpstreamTarget {
     }
 }
 
-/// The credential sent upstream.
-pub enum Credential {
-    /// A Console (or compatible) API key, sent per [`AuthHeader`].
-    ApiKey(Zeroizing<String>),
-    /// An OAuth access token, sent as `Authorization: Bearer`.
-    OAuth(Zeroizing<String>),
-}
-
-impl Credential {
-    /// The secret itself (to mask it where an upstream echoes it).
-    pub fn secret(&self) -> &str {
-        match self {
-            Self::ApiKey(s) | Self::OAuth(s) => s.as_str(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Credential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::ApiKey(_) => "ApiKey(..)",
-            Self::OAuth(_) => "OAuth(..)",
-        })
-    }
-}
+pub use relay_shared::upstream_auth::Credential;
 
 /// Counters of one account that outlive snapshot rebuilds.
 #[derive(Debug, Default)]
@@ -295,20 +272,9 @@ fn account_entry(
             .map(|c| sb.decrypt(c).map_err(|e| e.to_string()))
             .transpose()
     };
-    let credential = match kind {
-        // An OAuth access token, or a long-lived setup token (`sk-ant-oat…`) given as the
-        // secret, goes as a bearer token; a plain API key given to a `claude` account (the seed
-        // project's examples do this) goes as an API key.
-        PlatformType::Claude => match (decrypt(&a.access_token_enc)?, decrypt(&a.secret_enc)?) {
-            (Some(token), _) => Credential::OAuth(token),
-            (None, Some(secret)) if secret.starts_with("sk-ant-oat") => Credential::OAuth(secret),
-            (None, Some(secret)) => Credential::ApiKey(secret),
-            (None, None) => return Err("no access token or secret key".into()),
-        },
-        PlatformType::ClaudeConsole => {
-            Credential::ApiKey(decrypt(&a.secret_enc)?.ok_or("no secret key")?)
-        }
-    };
+    let credential =
+        upstream_auth::pick(kind, decrypt(&a.access_token_enc)?, decrypt(&a.secret_enc)?)
+            .map_err(|e| e.to_string())?;
     Ok(AccountEntry {
         id: a.id,
         name: a.name.clone(),
@@ -429,39 +395,5 @@ mod tests {
             (false, 9000, "", "127.0.0.1:9000")
         );
         assert!(UpstreamTarget::parse("ftp://x").is_none());
-    }
-
-    #[test]
-    fn claude_accounts_send_tokens_as_bearer_and_api_keys_as_keys() {
-        let sb =
-            SecretBox::from_key_text(&relay_shared::crypto::generate_encryption_key()).unwrap();
-        let row = |access: Option<&str>, secret: Option<&str>| AccountRow {
-            platform_type: "claude".into(),
-            access_token_enc: access.map(|t| sb.encrypt(t)),
-            secret_enc: secret.map(|t| sb.encrypt(t)),
-            allowed_models: "[]".into(),
-            model_mapping: "{}".into(),
-            ..AccountRow::default()
-        };
-        let kind = |r: AccountRow| match account_entry(&r, &sb, "https://api.anthropic.com")
-            .unwrap()
-            .credential
-        {
-            Credential::OAuth(t) => format!("bearer {}", t.as_str()),
-            Credential::ApiKey(k) => format!("key {}", k.as_str()),
-        };
-        assert_eq!(
-            kind(row(Some("sk-ant-oat01-a"), Some("x"))),
-            "bearer sk-ant-oat01-a"
-        );
-        assert_eq!(
-            kind(row(None, Some("sk-ant-oat01-setup"))),
-            "bearer sk-ant-oat01-setup"
-        );
-        assert_eq!(
-            kind(row(None, Some("sk-ant-api03-key"))),
-            "key sk-ant-api03-key"
-        );
-        assert!(account_entry(&row(None, None), &sb, "https://api.anthropic.com").is_err());
     }
 }

@@ -4,11 +4,10 @@
 use http::{header, HeaderValue};
 use pingora::http::RequestHeader;
 
-use crate::snapshot::{AccountEntry, Credential};
-use relay_shared::models::AuthHeader;
+use crate::snapshot::AccountEntry;
+use relay_shared::upstream_auth;
 
-/// Beta flag an OAuth token needs on every call.
-pub const OAUTH_BETA: &str = "oauth-2025-04-20";
+pub use relay_shared::upstream_auth::OAUTH_BETA;
 
 /// Request headers never forwarded: hop-by-hop, the client's credentials, and those the
 /// relay sets itself.
@@ -75,28 +74,10 @@ pub fn upstream_header(
         header::ACCEPT_ENCODING,
         HeaderValue::from_static("identity"),
     )?;
-    match &account.credential {
-        Credential::ApiKey(key) => {
-            if matches!(account.auth_header, AuthHeader::XApiKey | AuthHeader::Both) {
-                h.insert_header("x-api-key", key.as_str())?;
-            }
-            if matches!(account.auth_header, AuthHeader::Bearer | AuthHeader::Both) {
-                h.insert_header(header::AUTHORIZATION, format!("Bearer {}", key.as_str()))?;
-            }
-        }
-        Credential::OAuth(token) => {
-            h.insert_header(header::AUTHORIZATION, format!("Bearer {}", token.as_str()))?;
-            let has = beta
-                .as_deref()
-                .is_some_and(|b| b.split(',').any(|f| f.trim() == OAUTH_BETA));
-            if !has {
-                beta = Some(match beta {
-                    Some(b) if !b.trim().is_empty() => format!("{b},{OAUTH_BETA}"),
-                    _ => OAUTH_BETA.to_string(),
-                });
-            }
-        }
+    for (name, value) in upstream_auth::headers(&account.credential, account.auth_header) {
+        h.insert_header(name, value)?;
     }
+    let beta = upstream_auth::beta(&account.credential, beta);
     if let Some(b) = beta {
         h.insert_header("anthropic-beta", b)?;
     }
@@ -107,8 +88,8 @@ pub fn upstream_header(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::snapshot::UpstreamTarget;
-    use relay_shared::models::{AccountState, PlatformType};
+    use crate::snapshot::{Credential, UpstreamTarget};
+    use relay_shared::models::{AccountState, AuthHeader, PlatformType};
     use std::sync::Arc;
 
     fn account(kind: PlatformType, base: &str, auth: AuthHeader) -> AccountEntry {

@@ -12,4 +12,5 @@ pub mod pricing;
 pub mod secrets;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod upstream_auth;
 pub mod usage_pipeline;

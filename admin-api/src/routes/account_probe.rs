@@ -14,10 +14,10 @@ use axum::Json;
 use relay_shared::db::accounts::{self, AccountRow};
 use relay_shared::glob::{allowed, glob_match};
 use relay_shared::models::{AuthHeader, PlatformType};
+use relay_shared::upstream_auth::{self, Credential};
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
-use zeroize::Zeroizing;
 
 use super::or_404;
 use crate::auth::AdminUser;
@@ -26,8 +26,6 @@ use crate::extract::ApiPath;
 use crate::state::AppState;
 use crate::upstream_guard::{self, Refusal};
 
-/// The beta flag OAuth tokens need on the Messages API.
-pub const OAUTH_BETA: &str = "oauth-2025-04-20";
 /// Models tried, cheapest first, against the account's allowed models.
 const CHEAP_MODELS: [&str; 5] = [
     "claude-haiku-4-5",
@@ -71,8 +69,8 @@ pub fn probe_model(allow: &[String], mapping: &BTreeMap<String, String>) -> Stri
         .map_or(requested.clone(), |(_, to)| to.clone())
 }
 
-/// The credential of `a` and how to send it: `(value, as_oauth_bearer)`.
-fn credential(state: &AppState, a: &AccountRow) -> Result<(Zeroizing<String>, bool), ApiError> {
+/// The credential of `a` (the relay's own rule, [`upstream_auth::pick`]).
+fn credential(state: &AppState, a: &AccountRow) -> Result<Credential, ApiError> {
     let sb = &state.secrets.secret_box;
     let dec = |v: &Option<String>| {
         v.as_deref()
@@ -81,18 +79,8 @@ fn credential(state: &AppState, a: &AccountRow) -> Result<(Zeroizing<String>, bo
     };
     let kind = PlatformType::parse(&a.platform_type)
         .ok_or_else(|| ApiError::internal("unknown platform_type"))?;
-    let missing = || ApiError::invalid("id", "the account has no credential to test with");
-    match kind {
-        PlatformType::Claude => match (dec(&a.access_token_enc)?, dec(&a.secret_enc)?) {
-            (Some(t), _) => Ok((t, true)),
-            (None, Some(s)) => {
-                let oauth = s.starts_with("sk-ant-oat");
-                Ok((s, oauth))
-            }
-            (None, None) => Err(missing()),
-        },
-        PlatformType::ClaudeConsole => Ok((dec(&a.secret_enc)?.ok_or_else(missing)?, false)),
-    }
+    upstream_auth::pick(kind, dec(&a.access_token_enc)?, dec(&a.secret_enc)?)
+        .map_err(|_| ApiError::invalid("id", "the account has no credential to test with"))
 }
 
 /// The upstream's `error.message` (or `message`), without the credential.
@@ -131,7 +119,7 @@ pub async fn test(
     let a = accounts::get(&state.db, id)
         .await
         .map_err(or_404("account"))?;
-    let (secret, oauth) = credential(&state, &a)?;
+    let cred = credential(&state, &a)?;
     let base = match a.request_url.trim() {
         "" => state.config.relay.anthropic_base_url.as_str(),
         u => u,
@@ -167,18 +155,12 @@ pub async fn test(
         .post(&url)
         .header("anthropic-version", "2023-06-01")
         .json(&body);
-    if oauth {
-        req = req
-            .bearer_auth(secret.as_str())
-            .header("anthropic-beta", OAUTH_BETA);
-    } else {
-        let how = AuthHeader::parse(&a.auth_header).unwrap_or(AuthHeader::Both);
-        if matches!(how, AuthHeader::XApiKey | AuthHeader::Both) {
-            req = req.header("x-api-key", secret.as_str());
-        }
-        if matches!(how, AuthHeader::Bearer | AuthHeader::Both) {
-            req = req.bearer_auth(secret.as_str());
-        }
+    let how = AuthHeader::parse(&a.auth_header).unwrap_or(AuthHeader::Both);
+    for (name, value) in upstream_auth::headers(&cred, how) {
+        req = req.header(name, value);
+    }
+    if let Some(beta) = upstream_auth::beta(&cred, None) {
+        req = req.header("anthropic-beta", beta);
     }
     let started = Instant::now();
     let outcome = match req.send().await {
@@ -199,7 +181,7 @@ pub async fn test(
                     status.as_u16()
                 )
             } else {
-                upstream_message(&bytes, &secret)
+                upstream_message(&bytes, cred.secret())
                     .unwrap_or_else(|| format!("the upstream answered HTTP {}", status.as_u16()))
             };
             (status.is_success(), Some(status.as_u16()), message)
