@@ -366,6 +366,12 @@ describe('the console against a real relay', () => {
     assert.equal(await rows.filter({ hasText: 'e2e-key' }).count(), 0);
     await visit(p, '/logs');
     await p.locator('[data-testid="logs-table"]').getByText('没有符合条件的请求').waitFor();
+    await visit(p, '/groups');
+    await p.locator('[data-testid="groups-table"] tr').filter({ hasText: 'default' }).getByText('成员').click();
+    const members = p.locator('[data-testid="members-table"] tbody tr');
+    await members.filter({ hasText: 'alice' }).waitFor();
+    assert.equal(await members.count(), 1, 'a user sees only their own membership');
+    assert.equal(await p.locator('[data-testid="member-add"]').count(), 0, 'and cannot add members');
     await ctx.close();
   });
 
