@@ -1,5 +1,7 @@
-//! Command line (clap): `relay [--config PATH] [serve|proxy|admin|migrate|check-config|reset-admin-password]`,
+//! Command line (clap): `relay [--config PATH] [serve|proxy|admin|migrate|check-config|reset-admin-password|healthcheck]`,
 //! and the secret check `check-config` adds to the configuration's own validation.
+
+pub mod healthcheck;
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +39,8 @@ pub enum Command {
     CheckConfig,
     /// Set a new password for `admin` (ADMIN_PASSWORD or generated and printed) and exit.
     ResetAdminPassword,
+    /// Ask the running front door's GET /health (on server.listen) and exit 0 when it answers 200.
+    Healthcheck,
 }
 
 impl Cli {

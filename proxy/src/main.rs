@@ -30,6 +30,9 @@ fn main() -> ExitCode {
         println!("configuration {} is valid", path.display());
         return ExitCode::SUCCESS;
     }
+    if command == Command::Healthcheck {
+        return cli::healthcheck::run(&config);
+    }
     logging::init(&config.log);
     let result = match command {
         Command::Serve => server::run_front_door(config.clone(), config.admin.embedded),
@@ -37,7 +40,7 @@ fn main() -> ExitCode {
         Command::Admin => server::run_admin_only(config),
         Command::Migrate => server::run_migrate(&config),
         Command::ResetAdminPassword => server::run_reset_admin_password(&config),
-        Command::CheckConfig => Ok(()),
+        Command::CheckConfig | Command::Healthcheck => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
