@@ -9,6 +9,7 @@ pub mod fsmode;
 pub mod glob;
 pub mod models;
 pub mod pricing;
+pub mod proxy_spec;
 pub mod secrets;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
