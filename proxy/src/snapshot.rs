@@ -13,6 +13,7 @@ use relay_shared::crypto::SecretBox;
 use relay_shared::db::{accounts, api_keys, groups, settings, users, Db, DbError};
 use relay_shared::db::{accounts::AccountRow, api_keys::ApiKeyRow, users::UserRow};
 use relay_shared::models::{AccountState, AuthHeader, PlatformType, Role};
+use relay_shared::proxy_spec::ProxySpec;
 use relay_shared::upstream_auth;
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -120,6 +121,8 @@ pub struct AccountEntry {
     pub allowed_models: Vec<String>,
     /// Requested model or glob → upstream model.
     pub model_mapping: Vec<(String, String)>,
+    /// Outbound proxy of this account's upstream connections (SPEC §3.8), if any.
+    pub proxy: Option<Arc<ProxySpec>>,
     /// Health state when loaded.
     pub state: AccountState,
     /// End of a cooldown, epoch ms.
@@ -291,6 +294,10 @@ fn account_entry(
             .map_err(|e| e.to_string())?
             .into_iter()
             .collect(),
+        proxy: decrypt(&a.proxy_url_enc)?
+            .map(|url| ProxySpec::parse(&url).map(Arc::new))
+            .transpose()
+            .map_err(|e| format!("proxy_url: {e}"))?,
         state: AccountState::parse(&a.state).unwrap_or(AccountState::Active),
         cooldown_until: a.cooldown_until,
         rt: Arc::default(),

@@ -108,6 +108,7 @@ mod tests {
             max_concurrency: 0,
             allowed_models: vec![],
             model_mapping: vec![],
+            proxy: None,
             state: AccountState::Active,
             cooldown_until: None,
             rt: Arc::default(),
