@@ -14,15 +14,17 @@ use relay_shared::db::Db;
 use tokio::runtime::Runtime;
 
 use crate::front::FrontDoor;
+use crate::health::HealthBook;
 use crate::lifecycle::{DrainingShutdown, Lifecycle};
 use crate::listener::slots::{self, Slots};
 use crate::listener::FrontListener;
+use crate::queue::SlotQueues;
 use crate::readiness::{monitor_db, Readiness};
 use crate::relay::Relay;
 use crate::snapshot::SnapshotStore;
 use crate::startup::{prepare, Prepared};
+use crate::sticky::MemoryPins;
 use crate::upstream::Upstream;
-use pingora::connectors::http::Connector;
 use pingora::connectors::ConnectorOptions;
 use relay_shared::pricing::PriceTable;
 use relay_shared::usage_pipeline::UsagePipeline;
@@ -131,9 +133,11 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
     let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
     server.bootstrap();
     let life = Lifecycle::new(ready.clone());
-    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
-        &server.configuration,
-    )));
+    let connector = ConnectorOptions::from_server_conf(&server.configuration);
+    let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
+    core.spawn(crate::health::writer::run(prepared.db.clone(), health_rx));
+    let health = Arc::new(HealthBook::new(config.health.clone(), health_tx));
+    let store_for_probe = store.clone();
     let relay = Arc::new(Relay {
         store,
         upstream: Upstream::new(connector, &config.relay),
@@ -148,7 +152,21 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
         sink,
         max_body: config.relay.max_body_bytes,
         max_attempts: config.scheduler.max_attempts,
+        health: health.clone(),
+        pins: Arc::new(MemoryPins::new(config.scheduler.sticky_ttl)),
+        queues: SlotQueues::default(),
+        queue_timeout: config.scheduler.queue_timeout,
     });
+    core.spawn(crate::health::probe::run(
+        AppState::new(
+            prepared.db.clone(),
+            config.clone(),
+            prepared.secrets.clone(),
+        ),
+        store_for_probe,
+        health,
+        config.health.probe_interval,
+    ));
     let front = pingora::proxy::http_proxy(
         &server.configuration,
         FrontDoor::new(

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 use zeroize::Zeroizing;
 
+use crate::health::AccountHealth;
 use crate::readiness::Readiness;
 
 /// A relay key as the hot path sees it.
@@ -89,11 +90,13 @@ impl UpstreamTarget {
 
 pub use relay_shared::upstream_auth::Credential;
 
-/// Counters of one account that outlive snapshot rebuilds.
+/// Counters and health of one account that outlive snapshot rebuilds.
 #[derive(Debug, Default)]
 pub struct AccountRuntime {
     /// Requests in flight.
     pub inflight: AtomicU32,
+    /// Live health state (cooldown, error), synced from the stored state at each rebuild.
+    pub health: AccountHealth,
 }
 
 /// An upstream account as the hot path sees it.
@@ -123,11 +126,7 @@ pub struct AccountEntry {
     pub model_mapping: Vec<(String, String)>,
     /// Outbound proxy of this account's upstream connections (SPEC §3.8), if any.
     pub proxy: Option<Arc<ProxySpec>>,
-    /// Health state when loaded.
-    pub state: AccountState,
-    /// End of a cooldown, epoch ms.
-    pub cooldown_until: Option<i64>,
-    /// Runtime counters.
+    /// Runtime counters and health.
     pub rt: Arc<AccountRuntime>,
 }
 
@@ -135,6 +134,23 @@ impl AccountEntry {
     /// Requests in flight now.
     pub fn inflight(&self) -> u32 {
         self.rt.inflight.load(Ordering::Relaxed)
+    }
+
+    /// Takes an in-flight slot if the account is below `max_concurrency` (atomically: two
+    /// requests never both take the last slot); false when full.
+    pub fn try_acquire(&self) -> bool {
+        let max = self.max_concurrency;
+        self.rt
+            .inflight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (max == 0 || n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a slot taken by [`Self::try_acquire`].
+    pub fn release(&self) {
+        self.rt.inflight.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// The model to send upstream for `requested`: the first mapping that matches, else the same.
@@ -166,6 +182,14 @@ impl Snapshot {
     /// The key whose SHA-256 is `hash`.
     pub fn key(&self, hash: &[u8; 32]) -> Option<&Arc<KeyEntry>> {
         self.keys.get(hash)
+    }
+
+    /// The account with `id`, if it is in the pool.
+    pub fn account(&self, id: i64) -> Option<&Arc<AccountEntry>> {
+        self.groups
+            .values()
+            .flat_map(|g| g.accounts.iter())
+            .find(|a| a.id == id)
     }
 
     /// The accounts of a group (empty when none).
@@ -236,6 +260,8 @@ pub fn build(
         match account_entry(a, secret_box, anthropic_base) {
             Ok(mut entry) => {
                 entry.rt = rts.entry(a.id).or_default().clone();
+                let state = AccountState::parse(&a.state).unwrap_or(AccountState::Active);
+                entry.rt.health.sync(state, a.cooldown_until);
                 by_group
                     .entry(a.group_id)
                     .or_default()
@@ -298,8 +324,6 @@ fn account_entry(
             .map(|url| ProxySpec::parse(&url).map(Arc::new))
             .transpose()
             .map_err(|e| format!("proxy_url: {e}"))?,
-        state: AccountState::parse(&a.state).unwrap_or(AccountState::Active),
-        cooldown_until: a.cooldown_until,
         rt: Arc::default(),
     })
 }

@@ -89,7 +89,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::snapshot::{Credential, UpstreamTarget};
-    use relay_shared::models::{AccountState, AuthHeader, PlatformType};
+    use relay_shared::models::{AuthHeader, PlatformType};
     use std::sync::Arc;
 
     fn account(kind: PlatformType, base: &str, auth: AuthHeader) -> AccountEntry {
@@ -109,8 +109,6 @@ mod tests {
             allowed_models: vec![],
             model_mapping: vec![],
             proxy: None,
-            state: AccountState::Active,
-            cooldown_until: None,
             rt: Arc::default(),
         }
     }

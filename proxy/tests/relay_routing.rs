@@ -131,24 +131,50 @@ fn a_529_fails_over_to_the_next_account_and_the_last_answer_passes_through(backe
         (rows[0].record.outcome.as_str(), rows[0].record.status_code),
         ("upstream_error", 529)
     );
-
-    // A 400 is the client's: never retried.
-    fx.mock.set_fallback(Reply::Json {
-        status: 400,
-        body: r#"{"type":"error","error":{"type":"invalid_request_error","message":"bad tool"}}"#
-            .into(),
-    });
-    let before = second.received().len();
-    assert_eq!(post(&fx, BODY).status(), 400);
     assert_eq!(
-        second.received().len(),
-        before,
-        "no failover on a client error"
+        fx.mock.received().len(),
+        1,
+        "the first account cools down after its 529 and is not tried again meanwhile"
     );
 }
 on_both!(
     a_529_fails_over_to_the_next_account_and_the_last_answer_passes_through,
     a_529_fails_over_to_the_next_account_and_the_last_answer_passes_through
+);
+
+fn a_400_passes_through_unchanged_without_failover_or_a_state_change(backend: Backend) {
+    let bad = r#"{"type":"error","error":{"type":"invalid_request_error","message":"bad tool"}}"#;
+    let Some(fx) = Fixture::start(
+        backend,
+        Reply::Json {
+            status: 400,
+            body: bad.into(),
+        },
+        &[],
+    ) else {
+        return;
+    };
+    let second = Mock::start(Reply::Json {
+        status: 200,
+        body: json_body("claude-sonnet-4-5", 2, 3, "second"),
+    });
+    add_account(&fx, "second", "claude_console", &second.url(), 200, &[]);
+    for _ in 0..3 {
+        let resp = post(&fx, BODY);
+        assert_eq!(resp.status(), 400);
+        assert_eq!(resp.text().unwrap(), bad, "passed through unchanged");
+    }
+    assert_eq!(fx.mock.received().len(), 3, "the account is still used");
+    assert_eq!(second.received().len(), 0, "no failover on a client error");
+    let a = fx
+        .rt
+        .block_on(relay_shared::db::accounts::get(&fx.db.db, fx.account_id))
+        .unwrap();
+    assert_eq!((a.state.as_str(), a.cooldown_until), ("active", None));
+}
+on_both!(
+    a_400_passes_through_unchanged_without_failover_or_a_state_change,
+    a_400_passes_through_unchanged_without_failover_or_a_state_change
 );
 
 fn oauth_accounts_and_model_mappings_shape_the_upstream_request(backend: Backend) {

@@ -119,12 +119,51 @@ pub async fn test(
     let a = accounts::get(&state.db, id)
         .await
         .map_err(or_404("account"))?;
-    let cred = credential(&state, &a)?;
+    let result = probe(&state, &a, ProbeKind::Message).await?;
+    tracing::info!(account = id, ok = result.ok, status = ?result.status, latency_ms = result.latency_ms, "account tested");
+    Ok(Json(result))
+}
+
+/// Which request a probe sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// A `max_tokens: 1` message on the cheapest model the account serves (the admin test).
+    Message,
+    /// The cheapest request there is: `count_tokens` where the upstream is Anthropic's own
+    /// (it costs nothing), else a `max_tokens: 1` message (the recovery probe).
+    Cheapest,
+}
+
+/// Whether `count_tokens` reaches Anthropic itself for this account.
+fn counts_tokens(a: &AccountRow, base: &str) -> bool {
+    a.platform_type == PlatformType::Claude.as_str()
+        || url::Url::parse(base)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h == "api.anthropic.com"))
+            .unwrap_or(false)
+}
+
+/// Sends the probe of `kind` to account `a` with its credential (the relay's own header
+/// rule), through its proxy, never following a redirect, refusing private targets unless
+/// `security.allow_private_upstreams`; the admin test and the relay's recovery job both use
+/// it. The account's state is not changed here.
+pub async fn probe(
+    state: &AppState,
+    a: &AccountRow,
+    kind: ProbeKind,
+) -> Result<AccountTestResult, ApiError> {
+    let cred = credential(state, a)?;
     let base = match a.request_url.trim() {
         "" => state.config.relay.anthropic_base_url.as_str(),
         u => u,
     };
-    let url = format!("{}/v1/messages", base.trim_end_matches('/'));
+    let count = kind == ProbeKind::Cheapest && counts_tokens(a, base);
+    let path = if count {
+        "/v1/messages/count_tokens"
+    } else {
+        "/v1/messages"
+    };
+    let url = format!("{}{path}", base.trim_end_matches('/'));
     let allow_private = state.config.security.allow_private_upstreams;
     if !allow_private {
         let parsed = url::Url::parse(&url)
@@ -146,11 +185,15 @@ pub async fn test(
     let http = state
         .http
         .upstream(proxy.as_deref().map(|p| p.as_str()), allow_private)?;
-    let body = json!({
-        "model": model,
-        "max_tokens": 1,
-        "messages": [{ "role": "user", "content": "hi" }],
-    });
+    let body = if count {
+        json!({ "model": model, "messages": [{ "role": "user", "content": "hi" }] })
+    } else {
+        json!({
+            "model": model,
+            "max_tokens": 1,
+            "messages": [{ "role": "user", "content": "hi" }],
+        })
+    };
     let mut req = http
         .post(&url)
         .header("anthropic-version", "2023-06-01")
@@ -201,14 +244,13 @@ pub async fn test(
         }
     };
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    tracing::info!(account = id, ok = outcome.0, status = ?outcome.1, latency_ms, "account tested");
-    Ok(Json(AccountTestResult {
+    Ok(AccountTestResult {
         ok: outcome.0,
         status: outcome.1,
         latency_ms,
         model,
         message: outcome.2,
-    }))
+    })
 }
 
 /// 400 `upstream_address_refused` naming `request_url`.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use relay_shared::crypto::{secret_hint, SecretBox};
 use relay_shared::db::accounts::AccountRow;
-use relay_shared::models::{AuthHeader, PlatformType};
+use relay_shared::models::{AccountState, AuthHeader, PlatformType};
 use serde::{Deserialize, Serialize};
 use url::Url;
 use utoipa::ToSchema;
@@ -54,14 +54,17 @@ pub struct AccountView {
     pub proxy_url: Option<String>,
     /// Admin switch.
     pub enabled: bool,
-    /// `active`, `cooling` or `error`.
+    /// `active`, `cooling` (until `cooldown_until`) or `error`; a cooldown whose time has
+    /// passed reads `active`.
     pub state: String,
     /// Why the account is not active.
     pub state_reason: String,
-    /// End of the cooldown (RFC 3339 UTC).
+    /// End of the cooldown (RFC 3339 UTC), while cooling.
     pub cooldown_until: Option<String>,
     /// Last upstream error.
     pub last_error: Option<String>,
+    /// When the last upstream error happened (RFC 3339 UTC).
+    pub last_error_at: Option<String>,
     /// Last request served (RFC 3339 UTC).
     pub last_used_at: Option<String>,
     /// Free text.
@@ -82,6 +85,16 @@ impl AccountView {
                 "(cannot be decrypted)".to_string()
             }
         });
+        // A cooldown ends by itself when its time passes (the relay uses the account again at
+        // once; the stored state catches up at the next recovery pass).
+        let cooled_off = a.state == AccountState::Cooling.as_str()
+            && a.cooldown_until
+                .is_none_or(|t| t <= relay_shared::db::now_ms());
+        let state = if cooled_off {
+            AccountState::Active.as_str()
+        } else {
+            a.state.as_str()
+        };
         Ok(Self {
             id: a.id,
             name: a.name.clone(),
@@ -101,10 +114,19 @@ impl AccountView {
             model_mapping: a.model_mapping()?,
             proxy_url,
             enabled: a.enabled,
-            state: a.state.clone(),
-            state_reason: a.state_reason.clone(),
-            cooldown_until: rfc3339_opt(a.cooldown_until),
+            state: state.to_string(),
+            state_reason: if cooled_off {
+                String::new()
+            } else {
+                a.state_reason.clone()
+            },
+            cooldown_until: if cooled_off {
+                None
+            } else {
+                rfc3339_opt(a.cooldown_until)
+            },
             last_error: a.last_error.clone(),
+            last_error_at: rfc3339_opt(a.last_error_at),
             last_used_at: rfc3339_opt(a.last_used_at),
             notes: a.notes.clone(),
             created_at: rfc3339(a.created_at),

@@ -18,12 +18,30 @@ use relay_shared::pricing::PriceTable;
 use relay_shared::usage_pipeline::UsageSink;
 
 use crate::auth::authenticate;
-use crate::body;
+use crate::body::{self, RequestMeta};
 use crate::error::{write_error, ErrorKind};
 use crate::front::RequestCtx;
+use crate::health::HealthBook;
+use crate::queue::SlotQueues;
+use crate::snapshot::KeyEntry;
 use crate::snapshot::SnapshotStore;
+use crate::sticky::{self, SessionPins};
 use crate::upstream::Upstream;
 use row::PendingRow;
+
+/// An authenticated, parsed request on its way to an account.
+pub struct Request<'a> {
+    /// The client's key.
+    pub key: &'a KeyEntry,
+    /// Routing fields of the body.
+    pub meta: &'a RequestMeta,
+    /// The body as received.
+    pub body: Bytes,
+    /// The request id.
+    pub rid: &'a str,
+    /// The Claude Code session, for sticky routing.
+    pub session_id: Option<String>,
+}
 
 /// The relay's long-lived parts, shared by every request.
 pub struct Relay {
@@ -41,6 +59,14 @@ pub struct Relay {
     pub max_body: u64,
     /// Accounts tried per request.
     pub max_attempts: u32,
+    /// Account health: cooldowns and errors, recorded as failures are seen.
+    pub health: Arc<HealthBook>,
+    /// Sticky session pins.
+    pub pins: Arc<dyn SessionPins>,
+    /// Lines for a slot when every account of a group is full.
+    pub queues: SlotQueues,
+    /// Longest wait in such a line.
+    pub queue_timeout: std::time::Duration,
 }
 
 /// Which relay endpoint a request is for.
@@ -237,10 +263,17 @@ impl Relay {
             let msg = format!("this API key may not use the model {}", meta.model);
             return write_error(session, ErrorKind::Permission, &msg, &rid, None).await;
         }
-        Box::pin(attempt::run(
-            self, session, row, &snap, &key, &meta, body, &rid,
-        ))
-        .await
+        let empty = Default::default();
+        let group = snap.group(key.group_id).unwrap_or(&empty);
+        let session_id = sticky::session_id(session.req_header(), &meta).map(str::to_string);
+        let req = Request {
+            key: &key,
+            meta: &meta,
+            body,
+            rid: &rid,
+            session_id,
+        };
+        Box::pin(attempt::run(self, session, row, group, &req)).await
     }
 }
 

@@ -18,6 +18,7 @@ use super::mask::SecretMask;
 use super::row::PendingRow;
 use super::Relay;
 use crate::accounting::Accounting;
+use crate::snapshot::AccountEntry;
 use crate::upstream::Exchange;
 
 /// How long the upstream is still read after the client left.
@@ -128,12 +129,90 @@ fn header_str<'a>(h: &'a ResponseHeader, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// Streams `ex`'s answer to the client and completes the row.
+/// How a streamed answer ended, for the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct End {
+    /// Status as sent to the client (499 when it closed first).
+    pub status: u16,
+    /// The row's outcome.
+    pub outcome: Outcome,
+    /// The error type, if any.
+    pub error_type: Option<String>,
+    /// Whether the account is to blame (a cut answer, a mid-stream error event).
+    pub account_failed: bool,
+}
+
+/// The end of an answer of `status` (pure): the client gone first, the upstream cut
+/// (`upstream_failed`), an error event in the stream (`error_type`), an error status, or ok.
+pub fn outcome(
+    status: u16,
+    client_gone: bool,
+    upstream_failed: bool,
+    error_type: Option<&str>,
+) -> End {
+    let mid_stream_error = status < 400 && error_type.is_some();
+    let account_failed = upstream_failed || mid_stream_error;
+    let (status, outcome, error_type) = if client_gone {
+        (499, Outcome::ClientClosed, error_type.map(str::to_string))
+    } else if upstream_failed {
+        let e = error_type.unwrap_or("api_error").to_string();
+        (status, Outcome::UpstreamError, Some(e))
+    } else if error_type.is_some() || status >= 400 {
+        let e = error_type.map_or_else(|| format!("http_{status}"), str::to_string);
+        (status, Outcome::UpstreamError, Some(e))
+    } else {
+        (status, Outcome::Ok, None)
+    };
+    End {
+        status,
+        outcome,
+        error_type,
+        account_failed,
+    }
+}
+
+/// Writes an upstream answer whose body was already read (a 429 passed through).
+pub async fn pass_buffered(
+    session: &mut Session,
+    row: &mut PendingRow,
+    up: &ResponseHeader,
+    body: Bytes,
+    account: &AccountEntry,
+    rid: &str,
+) -> pingora::Result<()> {
+    row.first_byte = Some(Instant::now());
+    let status = up.status.as_u16();
+    let mut header = Box::new(client_header(up, rid)?);
+    let body = match SecretMask::new(account.credential.secret()) {
+        Some(mut m) => {
+            let mut out = BytesMut::from(&m.feed(body)[..]);
+            out.extend_from_slice(&m.finish());
+            out.freeze()
+        }
+        None => body,
+    };
+    header.remove_header(&http::header::TRANSFER_ENCODING);
+    header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    let mut acct = Accounting::new(header_str(up, "content-type"), "");
+    acct.observe(&body);
+    let written = async {
+        session.write_response_header(header, false).await?;
+        session.write_response_body(Some(body), true).await
+    };
+    let client_gone = written.await.is_err();
+    let end = outcome(status, client_gone, false, acct.error_type.as_deref());
+    row.end(end.status, end.outcome, end.error_type.as_deref());
+    Ok(())
+}
+
+/// Streams `ex`'s answer to the client and completes the row; a cut answer or a mid-stream
+/// error event is recorded against `account`.
 pub async fn stream_response(
     relay: &Relay,
     session: &mut Session,
     row: &mut PendingRow,
     mut ex: Exchange,
+    account: &AccountEntry,
     rid: &str,
     mut mask: Option<SecretMask>,
 ) -> pingora::Result<()> {
@@ -265,24 +344,27 @@ pub async fn stream_response(
     if let Some(m) = acct.model.take() {
         row.record.upstream_model = m;
     }
-    if client_gone {
-        row.end(499, Outcome::ClientClosed, acct.error_type.as_deref());
-    } else if let Some(e) = &upstream_failed {
+    if let Some(e) = &upstream_failed {
         tracing::warn!(request_id = %rid, error = %e, "upstream failed mid-response");
-        row.end(
-            status,
-            Outcome::UpstreamError,
-            Some(acct.error_type.as_deref().unwrap_or("api_error")),
-        );
-    } else if acct.error_type.is_some() || status >= 400 {
-        let err = acct
-            .error_type
-            .clone()
-            .unwrap_or_else(|| format!("http_{status}"));
-        row.end(status, Outcome::UpstreamError, Some(&err));
-    } else {
-        row.end(status, Outcome::Ok, None);
     }
+    let end = outcome(
+        status,
+        client_gone,
+        upstream_failed.is_some(),
+        acct.error_type.as_deref(),
+    );
+    if end.account_failed {
+        // A cut answer or a mid-stream error event (e.g. overloaded_error) counts against
+        // the account; a stream already under way is not retried.
+        let what = upstream_failed
+            .clone()
+            .or_else(|| acct.error_type.clone())
+            .unwrap_or_default();
+        relay
+            .health
+            .failed(account, relay_shared::db::now_ms(), &what);
+    }
+    row.end(end.status, end.outcome, end.error_type.as_deref());
     relay.upstream.finish(ex).await;
     match upstream_failed {
         // An error (not `Ok`) so that Pingora closes the connection without finishing the

@@ -62,6 +62,8 @@ pub struct AccountRow {
     pub cooldown_until: Option<i64>,
     /// Last upstream error text.
     pub last_error: Option<String>,
+    /// When that error happened, epoch ms.
+    pub last_error_at: Option<i64>,
     /// Last request served, epoch ms.
     pub last_used_at: Option<i64>,
     /// Free text.
@@ -206,8 +208,8 @@ pub struct AccountFilter {
 const COLUMNS: &str = "id, name, platform_type, group_id, request_url, secret_enc, secret_hint, \
                        access_token_enc, refresh_token_enc, token_expires_at, auth_header, priority, \
                        weight, max_concurrency, allowed_models, model_mapping, proxy_url_enc, enabled, \
-                       state, state_reason, cooldown_until, last_error, last_used_at, notes, \
-                       created_at, updated_at";
+                       state, state_reason, cooldown_until, last_error, last_error_at, last_used_at, \
+                       notes, created_at, updated_at";
 
 const FILTER: &str = "WHERE (? IS NULL OR group_id = ?) AND (? IS NULL OR platform_type = ?) \
                       AND (? IS NULL OR state = ?) AND (? IS NULL OR enabled = ?)";
@@ -378,8 +380,9 @@ pub async fn delete(db: &Db, id: i64) -> DbResult<()> {
     Ok(())
 }
 
-/// Records a health transition: writes exactly `state`, `state_reason`, `cooldown_until` and
-/// `last_error` (a `None` clears them), and nothing else.
+/// Records a health transition: writes exactly `state`, `state_reason`, `cooldown_until`,
+/// `last_error` (a `None` clears them) and `last_error_at` (now, or cleared with the error),
+/// and nothing else.
 pub async fn set_state(
     db: &Db,
     id: i64,
@@ -390,12 +393,13 @@ pub async fn set_state(
 ) -> DbResult<()> {
     let done = on_db!(db, p => sqlx::query(
         "UPDATE accounts SET state = ?, state_reason = ?, cooldown_until = ?, last_error = ?, \
-         updated_at = ? WHERE id = ?",
+         last_error_at = ?, updated_at = ? WHERE id = ?",
     )
     .bind(state)
     .bind(reason)
     .bind(cooldown_until)
     .bind(last_error)
+    .bind(last_error.map(|_| now_ms()))
     .bind(now_ms())
     .bind(id)
     .execute(p)
@@ -405,6 +409,21 @@ pub async fn set_state(
         return Err(DbError::NotFound);
     }
     Ok(())
+}
+
+/// Marks `active` every `cooling` account whose cooldown ended before `now_ms` (the relay
+/// already uses them again; this keeps the stored state true). Returns how many changed.
+pub async fn end_cooldowns(db: &Db, now_ms: i64) -> DbResult<u64> {
+    on_db!(db, p => sqlx::query(
+        "UPDATE accounts SET state = 'active', state_reason = '', cooldown_until = NULL, \
+         updated_at = ? WHERE state = 'cooling' AND (cooldown_until IS NULL OR cooldown_until <= ?)",
+    )
+    .bind(now_ms)
+    .bind(now_ms)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected())
+    .map_err(DbError::from))
 }
 
 /// Saves refreshed OAuth tokens, writing only the token columns. A `None` refresh token keeps
