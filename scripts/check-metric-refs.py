@@ -16,7 +16,10 @@ to the series of their expression; functions must be PromQL's. The dashboard mus
 a Grafana dashboard (unique panel ids, a layout on the 24-column grid without overlaps, every
 query on the `${datasource}` variable) and show every known series at least once.
 
-`--list` prints the metric names each file references. Exit 1 with every problem listed.
+`--list` prints the metric names each file references; `--promtool-test DIR` writes a
+`promtool test rules` file in which every dashboard query must return data once every known
+series exists (Prometheus's own parser and engine then judge the PromQL). Exit 1 with every
+problem listed.
 """
 
 import argparse
@@ -226,6 +229,81 @@ def walk_panels(panels):
         yield from walk_panels(panel.get("panels"))
 
 
+# Grafana's variables, replaced for Prometheus: every multi-value variable matches anything.
+GRAFANA_VARS = [("$__rate_interval", "5m"), ("$__interval", "1m"), ("$__range", "1h")]
+
+
+def grafana_to_promql(expr):
+    for var, value in GRAFANA_VARS:
+        expr = expr.replace(var, value)
+    return re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", ".*", expr)
+
+
+def dashboard_queries(path):
+    """(name, PromQL) of every query of the dashboard, its variables included."""
+    with open(path, encoding="utf-8") as f:
+        dash = json.load(f)
+    out = []
+    for var in (dash.get("templating") or {}).get("list", []):
+        if var.get("type") == "query":
+            q = var.get("query")
+            q = q.get("query") if isinstance(q, dict) else q
+            m = re.fullmatch(r"\s*label_values\((.*),\s*[A-Za-z_][A-Za-z0-9_]*\s*\)\s*", q or "")
+            if m:
+                out.append((f"variable_{var['name']}", grafana_to_promql(m.group(1))))
+    for panel in walk_panels(dash.get("panels")):
+        for t in panel.get("targets") or []:
+            out.append((f"panel_{panel.get('id')}_{t.get('refId')}", grafana_to_promql(t["expr"])))
+    return out
+
+
+def write_promtool_test(path, known, out_dir):
+    """Writes a rule file and a `promtool test rules` file that check, with Prometheus's own
+    parser and engine, that every query of the dashboard returns data once every known series
+    exists: each query becomes an alert `absent(query)` that must not fire."""
+    import os
+
+    os.makedirs(out_dir, exist_ok=True)
+    defaults = {"account": "acct-a", "group": "default", "model": "claude-sonnet-4-5",
+                "outcome": "ok", "state": "error", "stream": "true", "result": "ok",
+                "version": "0.1.0", "type": "input", "status_class": "2xx", "reason": "full"}
+    series = []
+
+    def emit(name, labels, values):
+        inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        series.append({"series": f"{name}{{{inner}}}", "values": values})
+
+    for name, kind in known.types.items():
+        variants = [{}]
+        for label, vals in known.values[name].items():
+            variants += [{label: v} for v in sorted(vals)]
+        for variant in variants:
+            labels = {"job": "relay", "instance": "relay-1:9091"}
+            labels.update({k: defaults.get(k, "x") for k in known.labels[name]})
+            labels.update(variant)
+            if kind == "counter":
+                emit(name, labels, "0+10x90")
+            elif kind == "gauge":
+                emit(name, labels, "1x90")
+            else:
+                for n, le in enumerate(["0.001", "0.01", "0.1", "+Inf"], 1):
+                    emit(f"{name}_bucket", {**labels, "le": le}, f"0+{n * 10}x90")
+                emit(f"{name}_sum", labels, "0+2x90")
+                emit(f"{name}_count", labels, "0+40x90")
+    queries = dashboard_queries(path)
+    rules = {"groups": [{"name": "dashboard-queries", "rules": [
+        {"alert": name, "expr": f"absent({expr})"} for name, expr in queries]}]}
+    with open(os.path.join(out_dir, "dashboard-rules.yml"), "w", encoding="utf-8") as f:
+        yaml.safe_dump(rules, f, sort_keys=False, width=1000)
+    test = {"rule_files": ["dashboard-rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series,
+        "alert_rule_test": [{"eval_time": "80m", "alertname": name, "exp_alerts": []}
+                            for name, _ in queries]}]}
+    with open(os.path.join(out_dir, "dashboard.test.yml"), "w", encoding="utf-8") as f:
+        yaml.safe_dump(test, f, sort_keys=False, width=1000)
+    return len(queries)
+
+
 def check_dashboard(path, known, problems):
     with open(path, encoding="utf-8") as f:
         try:
@@ -308,6 +386,9 @@ def main():
     ap.add_argument("--dashboard", action="append", default=[])
     ap.add_argument("--rules", action="append", default=[])
     ap.add_argument("--list", action="store_true", help="print the names each file uses")
+    ap.add_argument("--promtool-test", metavar="DIR",
+                    help="write DIR/dashboard.test.yml for `promtool test rules`: every "
+                         "dashboard query must return data when every known series exists")
     args = ap.parse_args()
     if not args.dashboard and not args.rules:
         ap.error("nothing to check: give --dashboard and/or --rules")
@@ -326,6 +407,11 @@ def main():
         print("\n".join(problems), file=sys.stderr)
         print(f"check-metric-refs: {len(problems)} problem(s)", file=sys.stderr)
         return 1
+    if args.promtool_test:
+        for path in args.dashboard:
+            n = write_promtool_test(path, known, args.promtool_test)
+            print(f"check-metric-refs: {n} queries of {path} written to "
+                  f"{args.promtool_test}/dashboard.test.yml")
     total = sum(len(n) for n in used.values())
     print(f"check-metric-refs: {len(used)} files, {total} metric references, all in "
           f"{args.known} ({len(known.types)} series)")
