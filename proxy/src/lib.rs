@@ -26,3 +26,4 @@ pub mod startup;
 pub mod sticky;
 pub mod upstream;
 pub mod upstream_header;
+pub mod upstream_proxy;

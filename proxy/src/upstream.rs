@@ -1,12 +1,14 @@
 //! The upstream exchange (SPEC §2.4, §2.7) through Pingora's own `Connector` (pooled
-//! connections, TLS verified against the system roots): sending the request (its header is
-//! built by [`crate::upstream_header`]) and reading the response header within the first-byte
-//! timeout.
+//! connections, TLS verified against the system roots), directly or through the account's
+//! proxy ([`crate::upstream_proxy`], SPEC §3.8): sending the request (its header is built by
+//! [`crate::upstream_header`]) and reading the response header within the first-byte timeout.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use pingora::connectors::http::Connector;
+use pingora::connectors::{ConnectorOptions, TransportConnector};
 use pingora::http::RequestHeader;
 use pingora::protocols::http::client::HttpSession;
 use pingora::protocols::http::v1::client::{http_req_header_to_wire, HttpSession as Http1Session};
@@ -16,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::dns::DnsCache;
 use crate::snapshot::AccountEntry;
+use crate::upstream_proxy::{self, ProxyConnector, ProxyScheme, Target, UpstreamPeer};
 use relay_shared::config::RelayConfig;
 
 /// How long an idle pooled upstream connection is kept.
@@ -35,6 +38,15 @@ pub enum UpstreamError {
     /// No response header within the first-byte timeout.
     #[error("the upstream sent nothing for {0} s")]
     FirstByteTimeout(u64),
+    /// The account's proxy could not be resolved, reached, or would not open the tunnel.
+    #[error("{detail}")]
+    Proxy {
+        /// For the client (no addresses).
+        public: &'static str,
+        /// For the log and the account's last error (the proxy's `host:port`, never its
+        /// credentials).
+        detail: String,
+    },
 }
 
 impl UpstreamError {
@@ -44,6 +56,7 @@ impl UpstreamError {
             Self::Connect(_) => "the connection to the upstream failed".into(),
             Self::Io(_) => "the upstream connection broke".into(),
             Self::FirstByteTimeout(s) => format!("the upstream sent nothing for {s} s"),
+            Self::Proxy { public, .. } => (*public).to_string(),
         }
     }
 }
@@ -54,12 +67,14 @@ pub struct Exchange {
     /// The upstream session (read the body from it).
     pub session: Box<HttpSession>,
     /// The peer, to release the connection to the pool.
-    pub peer: Box<HttpPeer>,
+    pub peer: Box<UpstreamPeer>,
 }
 
 /// Sends requests to accounts.
 pub struct Upstream {
     connector: Connector,
+    /// TLS to `https://` proxies (the tunnels themselves are pooled by `connector`).
+    proxy_tls: Arc<TransportConnector>,
     dns: DnsCache,
     connect_timeout: Duration,
     first_byte_timeout: Duration,
@@ -68,10 +83,12 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Builds the upstream side from a connector and the relay configuration.
-    pub fn new(connector: Connector, cfg: &RelayConfig) -> Self {
+    /// Builds the upstream side from Pingora's connector options (roots, pool size) and the
+    /// relay configuration.
+    pub fn new(options: ConnectorOptions, cfg: &RelayConfig) -> Self {
         Self {
-            connector,
+            connector: Connector::new(Some(options.clone())),
+            proxy_tls: Arc::new(TransportConnector::new(Some(options))),
             dns: DnsCache::default(),
             connect_timeout: cfg.connect_timeout,
             first_byte_timeout: cfg.first_byte_timeout,
@@ -79,19 +96,53 @@ impl Upstream {
         }
     }
 
-    async fn peer(&self, account: &AccountEntry) -> Result<Box<HttpPeer>, UpstreamError> {
+    async fn peer(&self, account: &AccountEntry) -> Result<Box<UpstreamPeer>, UpstreamError> {
         let t = &account.target;
-        let addr = self
+        let connect = |e: crate::dns::DnsError| UpstreamError::Connect(e.to_string());
+        let Some(spec) = &account.proxy else {
+            let addr = self.dns.resolve(&t.host, t.port).await.map_err(connect)?;
+            let peer = self.http_peer(addr, account, self.connect_timeout);
+            return Ok(Box::new(UpstreamPeer::new(peer)));
+        };
+        // The peer's address is the proxy's, so that pooled tunnels pass Pingora's check.
+        let proxy_addr = self
             .dns
-            .resolve(&t.host, t.port)
+            .resolve(spec.host(), spec.port())
             .await
-            .map_err(|e| UpstreamError::Connect(e.to_string()))?;
-        let mut peer = Box::new(HttpPeer::new(addr, t.tls, t.host.clone()));
+            .map_err(|e| UpstreamError::Proxy {
+                public: "the account's proxy could not be reached",
+                detail: format!("cannot resolve the proxy: {e}"),
+            })?;
+        let target = match spec.scheme() {
+            ProxyScheme::Socks5 => {
+                Target::Addr(self.dns.resolve(&t.host, t.port).await.map_err(connect)?)
+            }
+            _ => Target::Name(t.host.clone(), t.port),
+        };
+        // The tunnel and then TLS to the upstream, each within the connect timeout.
+        let peer = self.http_peer(proxy_addr, account, self.connect_timeout * 2);
+        let via = ProxyConnector::new(
+            spec.clone(),
+            target,
+            self.proxy_tls.clone(),
+            self.connect_timeout,
+        );
+        Ok(Box::new(via.peer_for(peer, account.id)))
+    }
+
+    fn http_peer(
+        &self,
+        addr: std::net::SocketAddr,
+        account: &AccountEntry,
+        total: Duration,
+    ) -> HttpPeer {
+        let t = &account.target;
+        let mut peer = HttpPeer::new(addr, t.tls, t.host.clone());
         peer.options.connection_timeout = Some(self.connect_timeout);
-        peer.options.total_connection_timeout = Some(self.connect_timeout);
+        peer.options.total_connection_timeout = Some(total);
         peer.options.idle_timeout = Some(POOL_IDLE);
         peer.options.write_timeout = Some(Duration::from_secs(60));
-        Ok(peer)
+        peer
     }
 
     /// Sends `header` + `body` to `account` and waits for the response header. A stale pooled
@@ -117,7 +168,7 @@ impl Upstream {
                 .connector
                 .get_http_session(&*peer)
                 .await
-                .map_err(|e| UpstreamError::Connect(e.to_string()))?;
+                .map_err(|e| connect_error(&e))?;
             match self.exchange(session, &peer, h, &body).await {
                 Ok(session) => {
                     return Ok(Exchange {
@@ -137,7 +188,7 @@ impl Upstream {
     async fn exchange(
         &self,
         session: HttpSession,
-        peer: &HttpPeer,
+        peer: &UpstreamPeer,
         header: RequestHeader,
         body: &Bytes,
     ) -> Result<HttpSession, UpstreamError> {
@@ -194,7 +245,7 @@ impl Upstream {
     async fn write_h1(
         &self,
         h1: Http1Session,
-        peer: &HttpPeer,
+        peer: &UpstreamPeer,
         header: &RequestHeader,
         body: &Bytes,
     ) -> Result<Http1Session, UpstreamError> {
@@ -226,5 +277,16 @@ impl Upstream {
         } else {
             ex.session.shutdown().await;
         }
+    }
+}
+
+/// A connection failure; one in the account's proxy says so (its `host:port`, no secret).
+fn connect_error(e: &pingora::Error) -> UpstreamError {
+    match upstream_proxy::proxy_error(e) {
+        Some(p) => UpstreamError::Proxy {
+            public: p.public(),
+            detail: e.to_string(),
+        },
+        None => UpstreamError::Connect(e.to_string()),
     }
 }
