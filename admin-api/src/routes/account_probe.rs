@@ -268,6 +268,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_anthropic_itself_is_probed_with_count_tokens() {
+        let row = |kind: &str| AccountRow {
+            platform_type: kind.into(),
+            ..AccountRow::default()
+        };
+        assert!(counts_tokens(&row("claude"), "http://127.0.0.1:9"));
+        assert!(counts_tokens(
+            &row("claude_console"),
+            "https://api.anthropic.com"
+        ));
+        assert!(!counts_tokens(
+            &row("claude_console"),
+            "https://open.bigmodel.cn/api/anthropic"
+        ));
+    }
+
+    #[test]
     fn the_probe_model_is_cheap_allowed_and_mapped() {
         let none = BTreeMap::new();
         assert_eq!(probe_model(&[], &none), "claude-haiku-4-5");

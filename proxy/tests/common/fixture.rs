@@ -226,3 +226,99 @@ macro_rules! on_both {
         }
     };
 }
+
+/// An account to add with [`Fixture::add_account`].
+#[derive(Debug, Clone)]
+pub struct AccountSpec {
+    /// Name.
+    pub name: String,
+    /// Upstream base URL.
+    pub url: String,
+    /// Smaller first.
+    pub priority: i64,
+    /// Share within the tier.
+    pub weight: i64,
+    /// 0 = unlimited.
+    pub max_concurrency: i64,
+}
+
+impl AccountSpec {
+    /// A console account at `url` with priority 100, weight 100 and no concurrency limit
+    /// (the seeded account's settings).
+    pub fn new(name: &str, url: &str) -> Self {
+        Self {
+            name: name.into(),
+            url: url.into(),
+            priority: 100,
+            weight: 100,
+            max_concurrency: 0,
+        }
+    }
+}
+
+impl Fixture {
+    /// Adds a console account to the default group; returns its id. The relay sees it after
+    /// its next snapshot poll (250 ms): callers wait a little before relying on it.
+    pub fn add_account(&self, spec: &AccountSpec) -> i64 {
+        let sb = SecretBox::from_key_text(&self.enc_key).unwrap();
+        let db = &self.db.db;
+        let group = self.rt.block_on(groups::ensure_default(db)).unwrap();
+        let a = self
+            .rt
+            .block_on(accounts::create(
+                db,
+                &accounts::NewAccount {
+                    name: spec.name.clone(),
+                    platform_type: "claude_console".into(),
+                    group_id: group.id,
+                    request_url: spec.url.clone(),
+                    secret_enc: Some(
+                        sb.encrypt(&format!("sk-ant-{}-secret-0123456789", spec.name)),
+                    ),
+                    secret_hint: String::new(),
+                    access_token_enc: None,
+                    refresh_token_enc: None,
+                    token_expires_at: None,
+                    auth_header: "x_api_key".into(),
+                    priority: spec.priority,
+                    weight: spec.weight,
+                    max_concurrency: spec.max_concurrency,
+                    allowed_models: vec![],
+                    model_mapping: BTreeMap::new(),
+                    proxy_url_enc: None,
+                    enabled: true,
+                    notes: String::new(),
+                },
+            ))
+            .unwrap();
+        self.rt.block_on(settings::bump_change_version(db)).unwrap();
+        a.id
+    }
+
+    /// Changes the seeded account's concurrency limit.
+    pub fn set_max_concurrency(&self, account_id: i64, max: i64) {
+        let db = &self.db.db;
+        let patch = accounts::AccountPatch {
+            max_concurrency: Some(max),
+            ..Default::default()
+        };
+        self.rt
+            .block_on(accounts::update(db, account_id, &patch))
+            .unwrap();
+        self.rt.block_on(settings::bump_change_version(db)).unwrap();
+    }
+
+    /// The stored account.
+    pub fn account(&self, id: i64) -> accounts::AccountRow {
+        self.rt.block_on(accounts::get(&self.db.db, id)).unwrap()
+    }
+}
+
+/// Waits (up to `within`) until `check` holds; panics naming `what` otherwise.
+pub fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -63,6 +63,15 @@ pub enum Reply {
     },
 }
 
+/// How many answers the mock writes at once.
+#[derive(Debug, Default)]
+pub struct Load {
+    /// Now.
+    pub now: std::sync::atomic::AtomicUsize,
+    /// The most at once so far.
+    pub max: std::sync::atomic::AtomicUsize,
+}
+
 /// The running mock.
 pub struct Mock {
     /// Its address.
@@ -71,6 +80,8 @@ pub struct Mock {
     pub requests: Arc<Mutex<Vec<Recorded>>>,
     /// TCP connections accepted.
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    /// Answers being written now, and the most at once so far.
+    pub load: Arc<Load>,
     script: Arc<Mutex<VecDeque<Reply>>>,
     fallback: Arc<Mutex<Reply>>,
     _rt: tokio::runtime::Runtime,
@@ -92,15 +103,17 @@ impl Mock {
         let (r, s, f) = (requests.clone(), script.clone(), fallback.clone());
         let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let conns = connections.clone();
+        let load = Arc::new(Load::default());
+        let l = load.clone();
         rt.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let (r, s, f) = (r.clone(), s.clone(), f.clone());
+                let (r, s, f, l) = (r.clone(), s.clone(), f.clone(), l.clone());
                 tokio::spawn(async move {
-                    let _ = serve(stream, r, s, f).await;
+                    let _ = serve(stream, r, s, f, l).await;
                 });
             }
         });
@@ -108,6 +121,7 @@ impl Mock {
             addr,
             requests,
             connections,
+            load,
             script,
             fallback,
             _rt: rt,
@@ -140,6 +154,7 @@ async fn serve(
     requests: Arc<Mutex<Vec<Recorded>>>,
     script: Arc<Mutex<VecDeque<Reply>>>,
     fallback: Arc<Mutex<Reply>>,
+    load: Arc<Load>,
 ) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut buf: Vec<u8> = Vec::new();
@@ -192,7 +207,12 @@ async fn serve(
             .unwrap()
             .pop_front()
             .unwrap_or_else(|| fallback.lock().unwrap().clone());
-        write_reply(&mut stream, reply).await?;
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = load.now.fetch_add(1, SeqCst) + 1;
+        load.max.fetch_max(now, SeqCst);
+        let written = write_reply(&mut stream, reply).await;
+        load.now.fetch_sub(1, SeqCst);
+        written?;
     }
 }
 
