@@ -13,65 +13,15 @@ use std::sync::Arc;
 use common::client;
 use common::fixture::{Backend, Fixture, CLIENT_KEY};
 use common::mock::{json_body, Reply};
-use openssl::asn1::Asn1Time;
-use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::ssl::{SslAcceptor, SslMethod};
-use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
-use openssl::x509::{X509NameBuilder, X509};
+use common::tls::TestCa;
 use relay_shared::db::{accounts, settings};
 
 const BODY: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[]}"#;
 
-fn key() -> PKey<Private> {
-    PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()
-}
-
-fn cert(cn: &str, key: &PKey<Private>, issuer: Option<(&X509, &PKey<Private>)>, ca: bool) -> X509 {
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(issuer.map_or(&name, |(c, _)| c.subject_name()))
-        .unwrap();
-    b.set_pubkey(key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
-        .unwrap();
-    let serial = openssl::bn::BigNum::from_u32(if ca { 1 } else { 2 })
-        .unwrap()
-        .to_asn1_integer()
-        .unwrap();
-    b.set_serial_number(&serial).unwrap();
-    if ca {
-        b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-            .unwrap();
-    } else {
-        let san = SubjectAlternativeName::new()
-            .dns("localhost")
-            .build(&b.x509v3_context(issuer.map(|(c, _)| c.as_ref()), None))
-            .unwrap();
-        b.append_extension(san).unwrap();
-    }
-    b.sign(issuer.map_or(key, |(_, k)| k), MessageDigest::sha256())
-        .unwrap();
-    b.build()
-}
-
 /// An HTTPS server for `localhost` signed by a fresh CA; returns (port, CA PEM, requests served).
 fn tls_server() -> (u16, Vec<u8>, Arc<AtomicUsize>) {
-    let (ca_key, leaf_key) = (key(), key());
-    let ca = cert("Relay Test CA", &ca_key, None, true);
-    let leaf = cert("localhost", &leaf_key, Some((&ca, &ca_key)), false);
-    let mut acc = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
-    acc.set_private_key(&leaf_key).unwrap();
-    acc.set_certificate(&leaf).unwrap();
-    acc.add_extra_chain_cert(ca.clone()).unwrap();
-    let acceptor = Arc::new(acc.build());
+    let ca = TestCa::new("Relay Test CA");
+    let acceptor = Arc::new(ca.acceptor("localhost"));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let served = Arc::new(AtomicUsize::new(0));
@@ -100,7 +50,7 @@ fn tls_server() -> (u16, Vec<u8>, Arc<AtomicUsize>) {
             });
         }
     });
-    (port, ca.to_pem().unwrap(), served)
+    (port, ca.pem(), served)
 }
 
 fn point_account_at(fx: &Fixture, url: &str) {

@@ -6,6 +6,8 @@
 pub mod fixture;
 pub mod forwarder;
 pub mod mock;
+pub mod proxies;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
