@@ -13,6 +13,7 @@ pub mod json_scan;
 pub mod lifecycle;
 pub mod listener;
 pub mod logging;
+pub mod oauth;
 pub mod queue;
 pub mod readiness;
 pub mod redact;

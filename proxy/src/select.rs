@@ -136,6 +136,7 @@ mod tests {
             allowed_models: vec![],
             model_mapping: vec![],
             proxy: None,
+            oauth: None,
             rt: Arc::default(),
         }
     }

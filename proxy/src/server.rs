@@ -18,6 +18,7 @@ use crate::health::HealthBook;
 use crate::lifecycle::{DrainingShutdown, Lifecycle};
 use crate::listener::slots::{self, Slots};
 use crate::listener::FrontListener;
+use crate::oauth::OAuthRefresher;
 use crate::queue::SlotQueues;
 use crate::readiness::{monitor_db, Readiness};
 use crate::relay::Relay;
@@ -138,6 +139,14 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
     core.spawn(crate::health::writer::run(prepared.db.clone(), health_rx));
     let health = Arc::new(HealthBook::new(config.health.clone(), health_tx));
     let store_for_probe = store.clone();
+    let oauth = Arc::new(OAuthRefresher::new(
+        prepared.db.clone(),
+        prepared.secrets.secret_box.clone(),
+        config.auth.oauth.clone(),
+        config.health.refresh_before,
+        health.clone(),
+    ));
+    core.spawn(oauth.clone().run(store.clone()));
     let relay = Arc::new(Relay {
         store,
         upstream: Upstream::new(connector, &config.relay),
@@ -156,6 +165,7 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
         pins: Arc::new(MemoryPins::new(config.scheduler.sticky_ttl)),
         queues: SlotQueues::default(),
         queue_timeout: config.scheduler.queue_timeout,
+        oauth,
     });
     core.spawn(crate::health::probe::run(
         AppState::new(

@@ -99,6 +99,22 @@ pub struct AccountRuntime {
     pub health: AccountHealth,
 }
 
+/// What refreshing an OAuth account's access token needs.
+pub struct OAuthTokens {
+    /// The refresh token (single use: rotated on every refresh).
+    pub refresh_token: Zeroizing<String>,
+    /// When the access token in [`AccountEntry::credential`] expires, epoch ms.
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for OAuthTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthTokens")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An upstream account as the hot path sees it.
 #[derive(Debug)]
 pub struct AccountEntry {
@@ -126,6 +142,9 @@ pub struct AccountEntry {
     pub model_mapping: Vec<(String, String)>,
     /// Outbound proxy of this account's upstream connections (SPEC §3.8), if any.
     pub proxy: Option<Arc<ProxySpec>>,
+    /// The refresh side of an OAuth account (`None`: not OAuth, or a long-lived setup token
+    /// that is never refreshed).
+    pub oauth: Option<OAuthTokens>,
     /// Runtime counters and health.
     pub rt: Arc<AccountRuntime>,
 }
@@ -184,12 +203,14 @@ impl Snapshot {
         self.keys.get(hash)
     }
 
+    /// Every account of the pool.
+    pub fn accounts(&self) -> impl Iterator<Item = &Arc<AccountEntry>> {
+        self.groups.values().flat_map(|g| g.accounts.iter())
+    }
+
     /// The account with `id`, if it is in the pool.
     pub fn account(&self, id: i64) -> Option<&Arc<AccountEntry>> {
-        self.groups
-            .values()
-            .flat_map(|g| g.accounts.iter())
-            .find(|a| a.id == id)
+        self.accounts().find(|a| a.id == id)
     }
 
     /// The accounts of a group (empty when none).
@@ -301,9 +322,17 @@ fn account_entry(
             .map(|c| sb.decrypt(c).map_err(|e| e.to_string()))
             .transpose()
     };
+    let access = decrypt(&a.access_token_enc)?;
+    let has_access = access.is_some();
     let credential =
-        upstream_auth::pick(kind, decrypt(&a.access_token_enc)?, decrypt(&a.secret_enc)?)
-            .map_err(|e| e.to_string())?;
+        upstream_auth::pick(kind, access, decrypt(&a.secret_enc)?).map_err(|e| e.to_string())?;
+    let oauth = match (kind, has_access, decrypt(&a.refresh_token_enc)?) {
+        (PlatformType::Claude, true, Some(refresh_token)) => Some(OAuthTokens {
+            refresh_token,
+            expires_at: a.token_expires_at,
+        }),
+        _ => None,
+    };
     Ok(AccountEntry {
         id: a.id,
         name: a.name.clone(),
@@ -324,6 +353,7 @@ fn account_entry(
             .map(|url| ProxySpec::parse(&url).map(Arc::new))
             .transpose()
             .map_err(|e| format!("proxy_url: {e}"))?,
+        oauth,
         rt: Arc::default(),
     })
 }

@@ -4,7 +4,7 @@
 use http::{header, HeaderValue};
 use pingora::http::RequestHeader;
 
-use crate::snapshot::AccountEntry;
+use crate::snapshot::{AccountEntry, Credential};
 use relay_shared::upstream_auth;
 
 pub use relay_shared::upstream_auth::OAUTH_BETA;
@@ -36,11 +36,13 @@ const DROPPED: &[&str] = &[
     "x-relay-forwarded-proto",
 ];
 
-/// The header sent to `account` for the client's request `client` with a body of `body_len`.
+/// The header sent to `account` for the client's request `client` with a body of `body_len`;
+/// `bearer` replaces an OAuth account's access token with a fresher one.
 pub fn upstream_header(
     client: &RequestHeader,
     account: &AccountEntry,
     body_len: usize,
+    bearer: Option<&str>,
 ) -> pingora::Result<RequestHeader> {
     let pq = client.uri.path_and_query().map_or("/", |p| p.as_str());
     let pq = pq.strip_prefix("/claude-code").unwrap_or(pq);
@@ -74,10 +76,18 @@ pub fn upstream_header(
         header::ACCEPT_ENCODING,
         HeaderValue::from_static("identity"),
     )?;
-    for (name, value) in upstream_auth::headers(&account.credential, account.auth_header) {
+    let fresh;
+    let credential = match bearer {
+        Some(t) => {
+            fresh = Credential::OAuth(zeroize::Zeroizing::new(t.to_string()));
+            &fresh
+        }
+        None => &account.credential,
+    };
+    for (name, value) in upstream_auth::headers(credential, account.auth_header) {
         h.insert_header(name, value)?;
     }
-    let beta = upstream_auth::beta(&account.credential, beta);
+    let beta = upstream_auth::beta(credential, beta);
     if let Some(b) = beta {
         h.insert_header("anthropic-beta", b)?;
     }
@@ -88,7 +98,7 @@ pub fn upstream_header(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::snapshot::{Credential, UpstreamTarget};
+    use crate::snapshot::UpstreamTarget;
     use relay_shared::models::{AuthHeader, PlatformType};
     use std::sync::Arc;
 
@@ -109,6 +119,7 @@ mod tests {
             allowed_models: vec![],
             model_mapping: vec![],
             proxy: None,
+            oauth: None,
             rt: Arc::default(),
         }
     }
@@ -148,7 +159,7 @@ mod tests {
             "https://open.bigmodel.cn/api/anthropic",
             AuthHeader::Both,
         );
-        let h = upstream_header(&client(), &a, 42).unwrap();
+        let h = upstream_header(&client(), &a, 42, None).unwrap();
         assert_eq!(h.uri.to_string(), "/api/anthropic/v1/messages?beta=true");
         assert_eq!(get(&h, "host"), ["open.bigmodel.cn"]);
         assert_eq!(get(&h, "x-api-key"), ["sk-acct"]);
@@ -165,7 +176,7 @@ mod tests {
             "http://127.0.0.1:9",
             AuthHeader::XApiKey,
         );
-        let h = upstream_header(&client(), &only_key, 0).unwrap();
+        let h = upstream_header(&client(), &only_key, 0, None).unwrap();
         assert!(get(&h, "authorization").is_empty());
         assert_eq!(get(&h, "host"), ["127.0.0.1:9"]);
     }
@@ -177,7 +188,7 @@ mod tests {
             "https://api.anthropic.com",
             AuthHeader::Both,
         );
-        let h = upstream_header(&client(), &a, 1).unwrap();
+        let h = upstream_header(&client(), &a, 1, None).unwrap();
         assert_eq!(get(&h, "authorization"), ["Bearer tok"]);
         assert!(get(&h, "x-api-key").is_empty());
         assert_eq!(
@@ -187,7 +198,7 @@ mod tests {
         let mut c = client();
         c.insert_header("anthropic-beta", "oauth-2025-04-20")
             .unwrap();
-        let h = upstream_header(&c, &a, 1).unwrap();
+        let h = upstream_header(&c, &a, 1, None).unwrap();
         assert_eq!(get(&h, "anthropic-beta"), ["oauth-2025-04-20"]);
     }
 }

@@ -63,12 +63,19 @@ fn sessions_stay_on_their_account_and_move_once_when_it_fails(backend: Backend) 
     assert_eq!(one.len(), 1, "session one moved: {one:?}");
     assert_eq!(two.len(), 1, "session two moved: {two:?}");
     let sticky = rows.iter().filter(|r| r.record.sticky).count();
-    assert_eq!(sticky, 38, "every request after each session's first used its pin");
+    assert_eq!(
+        sticky, 38,
+        "every request after each session's first used its pin"
+    );
 
     // The pinned account of session one starts answering 529: the next request fails over,
     // succeeds, and the session stays on the new account.
     let pinned = one[0];
-    let new = if pinned == fx.account_id { b } else { fx.account_id };
+    let new = if pinned == fx.account_id {
+        b
+    } else {
+        fx.account_id
+    };
     mocks[&pinned].set_fallback(Reply::Json {
         status: 529,
         body: r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
@@ -160,7 +167,12 @@ fn with_a_short_queue_timeout_the_requests_beyond_the_slots_get_529() {
     assert!(fx.mock.load.max.load(Ordering::SeqCst) <= 2);
     assert!(other.load.max.load(Ordering::SeqCst) <= 2);
     let rows = fx.wait_rows(6);
-    let refused: Vec<_> = rows.iter().filter(|r| r.record.status_code == 529).collect();
+    let refused: Vec<_> = rows
+        .iter()
+        .filter(|r| r.record.status_code == 529)
+        .collect();
     assert_eq!(refused.len(), 2);
-    assert!(refused.iter().all(|r| r.record.error_type.as_deref() == Some("overloaded_error")));
+    assert!(refused
+        .iter()
+        .all(|r| r.record.error_type.as_deref() == Some("overloaded_error")));
 }

@@ -110,13 +110,46 @@ pub async fn run(
         } else {
             body::with_model(&req.body, req.meta, &upstream_model)
         };
-        let client_req = session.req_header();
-        let len = send_body.len();
-        let header = upstream_header(client_req, &account, len)?;
-        let again = || upstream_header(client_req, &account, len).ok();
-        let sent = relay.upstream.send(&account, header, again, send_body);
         let more = (tried.len() as u32) < relay.max_attempts;
-        let mut ex = match Box::pin(sent).await {
+        // An OAuth account's token: the snapshot's, or a fresher one (refreshed when due).
+        let mut token = relay.oauth.token_for(&account).await;
+        let mut refreshed = false;
+        let (ex, status) = loop {
+            let client_req = session.req_header();
+            let len = send_body.len();
+            let bearer = token.as_deref().map(|t| t.as_str());
+            let header = upstream_header(client_req, &account, len, bearer)?;
+            let again = || upstream_header(client_req, &account, len, bearer).ok();
+            let sent = relay
+                .upstream
+                .send(&account, header, again, send_body.clone());
+            let ex = match Box::pin(sent).await {
+                Ok(ex) => ex,
+                Err(e) => break (Err(e), 0),
+            };
+            let status = ex
+                .session
+                .response_header()
+                .map_or(502, |h| h.status.as_u16());
+            let rejected = verdict::classify(status) == StatusClass::CredentialRejected;
+            if !(rejected && account.oauth.is_some() && !refreshed) {
+                break (Ok(ex), status);
+            }
+            // A rejected OAuth token: refresh (single-flight) and retry once on this account.
+            refreshed = true;
+            let used = bearer.unwrap_or(account.credential.secret()).to_string();
+            match relay.oauth.after_rejection(&account, &used).await {
+                Ok(t) => {
+                    relay.upstream.finish(ex).await;
+                    token = Some(t);
+                }
+                Err(e) => {
+                    tracing::warn!(request_id = %req.rid, account_id = account.id, error = %e, "OAuth token refresh after a rejection failed");
+                    break (Ok(ex), status);
+                }
+            }
+        };
+        let mut ex = match ex {
             Ok(ex) => ex,
             Err(e) => {
                 tracing::warn!(request_id = %req.rid, account_id = account.id, error = %e, "upstream attempt failed");
@@ -128,10 +161,6 @@ pub async fn run(
                 return give_up(relay, session, row, SelectError::Exhausted, last, req).await;
             }
         };
-        let status = ex
-            .session
-            .response_header()
-            .map_or(502, |h| h.status.as_u16());
         match verdict::classify(status) {
             StatusClass::PassThrough => {}
             StatusClass::RateLimited => {
@@ -173,9 +202,11 @@ pub async fn run(
                 }
             }
             StatusClass::CredentialRejected => {
-                relay
-                    .health
-                    .credential_rejected(&account, &format!("HTTP {status}"));
+                if !account.rt.health.errored() {
+                    relay
+                        .health
+                        .credential_rejected(&account, &format!("HTTP {status}"));
+                }
                 if more {
                     last = Last::Answer(ex, account.clone());
                     continue;

@@ -22,6 +22,7 @@ use crate::body::{self, RequestMeta};
 use crate::error::{write_error, ErrorKind};
 use crate::front::RequestCtx;
 use crate::health::HealthBook;
+use crate::oauth::OAuthRefresher;
 use crate::queue::SlotQueues;
 use crate::snapshot::KeyEntry;
 use crate::snapshot::SnapshotStore;
@@ -67,6 +68,8 @@ pub struct Relay {
     pub queues: SlotQueues,
     /// Longest wait in such a line.
     pub queue_timeout: std::time::Duration,
+    /// OAuth token refreshes.
+    pub oauth: Arc<OAuthRefresher>,
 }
 
 /// Which relay endpoint a request is for.

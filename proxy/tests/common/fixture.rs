@@ -322,3 +322,55 @@ pub fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+impl Fixture {
+    /// Adds a `claude` (OAuth) account at `url` with an access token expiring at
+    /// `expires_at` and a refresh token (none: a long-lived setup token); returns its id.
+    pub fn add_oauth_account(
+        &self,
+        url: &str,
+        access: &str,
+        refresh: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> i64 {
+        let sb = SecretBox::from_key_text(&self.enc_key).unwrap();
+        let db = &self.db.db;
+        let group = self.rt.block_on(groups::ensure_default(db)).unwrap();
+        let a = self
+            .rt
+            .block_on(accounts::create(
+                db,
+                &accounts::NewAccount {
+                    name: "oauth".into(),
+                    platform_type: "claude".into(),
+                    group_id: group.id,
+                    request_url: url.into(),
+                    secret_enc: None,
+                    secret_hint: String::new(),
+                    access_token_enc: Some(sb.encrypt(access)),
+                    refresh_token_enc: refresh.map(|r| sb.encrypt(r)),
+                    token_expires_at: expires_at,
+                    auth_header: "both".into(),
+                    priority: 1,
+                    weight: 100,
+                    max_concurrency: 0,
+                    allowed_models: vec![],
+                    model_mapping: BTreeMap::new(),
+                    proxy_url_enc: None,
+                    enabled: true,
+                    notes: String::new(),
+                },
+            ))
+            .unwrap();
+        self.rt.block_on(settings::bump_change_version(db)).unwrap();
+        a.id
+    }
+
+    /// The decrypted access and refresh tokens stored for `id`.
+    pub fn tokens(&self, id: i64) -> (Option<String>, Option<String>) {
+        let sb = SecretBox::from_key_text(&self.enc_key).unwrap();
+        let a = self.account(id);
+        let dec = |v: Option<String>| v.map(|c| sb.decrypt(&c).unwrap().to_string());
+        (dec(a.access_token_enc), dec(a.refresh_token_enc))
+    }
+}
