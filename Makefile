@@ -1,5 +1,5 @@
 # Build, run and test the relay. `make run` and `make test` are the README's two commands.
-.PHONY: deps test-deps run build release test lint fmt web web-test
+.PHONY: deps test-deps run build release docker test lint fmt web web-test
 
 deps:
 	./scripts/install-deps.sh
@@ -24,8 +24,16 @@ web-test:
 build: deps
 	cargo build --workspace
 
+# Release archives in dist/ (relay + config.yaml + web console + deploy/): linux amd64, and arm64
+# cross-compiled when its toolchain installs here (RELEASE_ARCHES=amd64 for one; the last line
+# says when arm64 was not built and why).
 release: deps
-	cargo build --release -p relay-proxy --bin relay
+	./scripts/release.sh
+
+# The container image (Dockerfile). Needs a Docker engine: the machines this project is built and
+# tested on have only the client, so `make test` lints the Dockerfile instead of building it.
+docker:
+	docker build -t claude-code-relay .
 
 fmt:
 	cargo fmt --all
@@ -40,6 +48,7 @@ test: lint test-deps
 	cargo test --workspace
 	./scripts/test-schemathesis.sh
 	./scripts/test-web.sh
+	./scripts/test-deploy.sh
 
 # The benchmark of SPEC §15 (bench/): the relay against bare Pingora, nginx and a direct
 # connection in one run on loopback; writes bench/RESULTS.md. Takes about 4 minutes.
