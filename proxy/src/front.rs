@@ -16,23 +16,12 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, Result};
 use serde_json::json;
 
+pub use crate::ctx::RequestCtx;
 use crate::error::write_json;
-use crate::lifecycle::{InflightGuard, Lifecycle};
+use crate::lifecycle::Lifecycle;
 use crate::readiness::Readiness;
-use crate::relay::row::PendingRow;
 use crate::relay::Relay;
 use crate::request_id::request_id;
-
-/// Per-request context.
-#[derive(Default)]
-pub struct RequestCtx {
-    /// The id echoed in `x-request-id` / `request-id` and written on the usage row.
-    pub request_id: String,
-    /// The usage row of an authenticated relay request; sent when the context is dropped.
-    pub row: Option<PendingRow>,
-    /// Counts a relay request in flight (for draining at shutdown).
-    pub inflight: Option<InflightGuard>,
-}
 
 /// The front door service.
 pub struct FrontDoor {

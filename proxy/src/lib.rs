@@ -4,6 +4,7 @@ pub mod accounting;
 pub mod auth;
 pub mod body;
 pub mod cli;
+pub mod ctx;
 pub mod dns;
 pub mod error;
 pub mod front;

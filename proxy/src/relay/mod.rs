@@ -19,8 +19,8 @@ use relay_shared::usage_pipeline::UsageSink;
 
 use crate::auth::authenticate;
 use crate::body::{self, RequestMeta};
+use crate::ctx::RequestCtx;
 use crate::error::{write_error, ErrorKind};
-use crate::front::RequestCtx;
 use crate::health::HealthBook;
 use crate::oauth::OAuthRefresher;
 use crate::queue::SlotQueues;
