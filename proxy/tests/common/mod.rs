@@ -8,6 +8,7 @@ pub mod forwarder;
 pub mod mock;
 pub mod proxies;
 pub mod tls;
+pub mod world;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -161,12 +161,15 @@ where
     };
     if let Some((u, p)) = creds {
         let want = format!(
-            "proxy-authorization: basic {}",
+            "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
         );
         let ok = head
             .lines()
-            .any(|l| l.to_ascii_lowercase() == want.to_ascii_lowercase());
+            .filter_map(|l| l.split_once(':'))
+            .any(|(name, value)| {
+                name.eq_ignore_ascii_case("proxy-authorization") && value.trim() == want
+            });
         if !ok {
             c.refused.fetch_add(1, Ordering::SeqCst);
             let _ = io
