@@ -22,8 +22,10 @@ pub enum ErrorKind {
     BodyTimeout,
     /// 413.
     RequestTooLarge,
-    /// 429.
+    /// 429: a limit that waiting does not lift soon (a spend limit).
     RateLimit,
+    /// 429: a limit that lifts soon (requests per minute, requests in flight).
+    RateLimitSoon,
     /// 500.
     Api,
     /// 529.
@@ -39,7 +41,7 @@ impl ErrorKind {
             Self::Permission => "permission_error",
             Self::NotFound => "not_found_error",
             Self::RequestTooLarge => "request_too_large",
-            Self::RateLimit => "rate_limit_error",
+            Self::RateLimit | Self::RateLimitSoon => "rate_limit_error",
             Self::Api => "api_error",
             Self::Overloaded => "overloaded_error",
         }
@@ -54,7 +56,7 @@ impl ErrorKind {
             Self::NotFound => 404,
             Self::BodyTimeout => 408,
             Self::RequestTooLarge => 413,
-            Self::RateLimit => 429,
+            Self::RateLimit | Self::RateLimitSoon => 429,
             Self::Api => 500,
             Self::Overloaded => 529,
         }
@@ -62,7 +64,10 @@ impl ErrorKind {
 
     /// Whether a client retry cannot help (the answer carries `x-should-retry: false`).
     pub fn is_final(self) -> bool {
-        !matches!(self, Self::Api | Self::Overloaded | Self::BodyTimeout)
+        !matches!(
+            self,
+            Self::Api | Self::Overloaded | Self::BodyTimeout | Self::RateLimitSoon
+        )
     }
 }
 
@@ -136,6 +141,8 @@ mod tests {
         assert_eq!(v["request_id"], "req_1");
         assert_eq!(ErrorKind::RequestTooLarge.status(), 413);
         assert!(ErrorKind::RateLimit.is_final());
+        assert!(!ErrorKind::RateLimitSoon.is_final());
+        assert_eq!(ErrorKind::RateLimitSoon.status(), 429);
         assert!(!ErrorKind::Overloaded.is_final());
     }
 }

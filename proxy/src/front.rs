@@ -97,10 +97,19 @@ impl ProxyHttp for FrontDoor {
                 write_json(session, 200, body, &rid, &[]).await?;
             }
             Route::Ready => {
-                let (status, body) = match self.ready.check() {
+                let (status, mut body) = match self.ready.check() {
                     Ok(()) => (200, json!({ "status": "ready" })),
                     Err(reason) => (503, json!({ "status": "not_ready", "reason": reason })),
                 };
+                match self.ready.shared_up() {
+                    Some(true) => body["redis"] = json!("up"),
+                    Some(false) => {
+                        body["redis"] = json!("down");
+                        body["redis_note"] =
+                            json!("limits are counted by this instance alone until Redis returns");
+                    }
+                    None => {}
+                }
                 write_json(session, status, Bytes::from(body.to_string()), &rid, &[]).await?;
             }
             Route::RootProbe => {

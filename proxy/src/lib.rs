@@ -12,6 +12,7 @@ pub mod health;
 pub mod housekeeping;
 pub mod json_scan;
 pub mod lifecycle;
+pub mod limits;
 pub mod listener;
 pub mod logging;
 pub mod oauth;

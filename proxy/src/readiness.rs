@@ -8,13 +8,27 @@ use std::time::Duration;
 
 use relay_shared::db::Db;
 
+/// Whether the shared store (Redis) answers.
+type SharedUp = Box<dyn Fn() -> bool + Send + Sync>;
+
 /// Flags read by `/ready`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Readiness {
     draining: AtomicBool,
     db_ok: AtomicBool,
     snapshot_loaded: AtomicBool,
     db_error: Mutex<String>,
+    shared: std::sync::OnceLock<SharedUp>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readiness")
+            .field("draining", &self.draining)
+            .field("db_ok", &self.db_ok)
+            .field("snapshot_loaded", &self.snapshot_loaded)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Readiness {
@@ -31,6 +45,17 @@ impl Readiness {
             return Err(format!("the database is unreachable: {detail}"));
         }
         Ok(())
+    }
+
+    /// Reports Redis on `/ready` (it never makes the relay unready: without it every instance
+    /// counts its own limits).
+    pub fn set_shared(&self, up: SharedUp) {
+        let _ = self.shared.set(up);
+    }
+
+    /// `Some(false)` while the configured Redis does not answer; `None` without Redis.
+    pub fn shared_up(&self) -> Option<bool> {
+        self.shared.get().map(|f| f())
     }
 
     /// Marks the process as shutting down: `/ready` answers 503 from now on.
@@ -87,6 +112,14 @@ mod tests {
         assert!(r.check().unwrap_err().contains("connection refused"));
         r.set_db(Ok(()));
         assert_eq!(r.check(), Ok(()));
+        assert_eq!(r.shared_up(), None);
+        r.set_shared(Box::new(|| false));
+        assert_eq!(r.shared_up(), Some(false));
+        assert_eq!(
+            r.check(),
+            Ok(()),
+            "Redis away never makes the relay unready"
+        );
         r.set_draining();
         assert_eq!(r.check(), Err("shutting down".into()));
     }

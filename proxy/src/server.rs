@@ -24,7 +24,6 @@ use crate::readiness::{monitor_db, Readiness};
 use crate::relay::Relay;
 use crate::snapshot::SnapshotStore;
 use crate::startup::{prepare, Prepared};
-use crate::sticky::MemoryPins;
 use crate::upstream::Upstream;
 use pingora::connectors::ConnectorOptions;
 use relay_shared::pricing::PriceTable;
@@ -90,11 +89,19 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
     core.block_on(store.reload(&prepared.db, version))
         .context("cannot load keys and accounts")?;
     ready.set_snapshot_loaded();
-    core.spawn(
-        store
-            .clone()
-            .watch(prepared.db.clone(), ready.clone(), SNAPSHOT_POLL_EVERY),
-    );
+    let limits = core
+        .block_on(crate::limits::setup::start(&config, &prepared.db))
+        .context("cannot start the key limits")?;
+    if let Some(redis) = &limits.redis {
+        let redis = redis.clone();
+        ready.set_shared(Box::new(move || redis.is_up()));
+    }
+    core.spawn(store.clone().watch(
+        prepared.db.clone(),
+        ready.clone(),
+        SNAPSHOT_POLL_EVERY,
+        limits.wake.clone(),
+    ));
     core.spawn(crate::housekeeping::run(
         prepared.db.clone(),
         config.usage.retention_days,
@@ -162,7 +169,7 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
         max_body: config.relay.max_body_bytes,
         max_attempts: config.scheduler.max_attempts,
         health: health.clone(),
-        pins: Arc::new(MemoryPins::new(config.scheduler.sticky_ttl)),
+        limiter: limits.limiter.clone(),
         queues: SlotQueues::default(),
         queue_timeout: config.scheduler.queue_timeout,
         oauth,
@@ -176,6 +183,7 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
         store_for_probe,
         health,
         config.health.probe_interval,
+        limits.redis.clone(),
     ));
     let front = pingora::proxy::http_proxy(
         &server.configuration,

@@ -20,6 +20,7 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use crate::health::AccountHealth;
+use crate::limits::KeyLimits;
 use crate::readiness::Readiness;
 
 /// A relay key as the hot path sees it.
@@ -41,6 +42,8 @@ pub struct KeyEntry {
     pub expires_at: Option<i64>,
     /// Allowed model globs (empty: all).
     pub allowed_models: Vec<String>,
+    /// Spend, rate and concurrency limits.
+    pub limits: KeyLimits,
 }
 
 /// Where an account's requests go.
@@ -272,6 +275,7 @@ pub fn build(
                 || access.contains(&(k.group_id, k.user_id)),
             expires_at: k.expires_at,
             allowed_models: k.allowed_models().unwrap_or_default(),
+            limits: KeyLimits::of_row(k),
         };
         keys.insert(hash, Arc::new(entry));
     }
@@ -407,9 +411,16 @@ impl SnapshotStore {
         Ok(())
     }
 
-    /// Watches the change version every `every` and reloads when it moves; marks readiness
-    /// after the first successful load. Runs forever.
-    pub async fn watch(self: Arc<Self>, db: Db, ready: Arc<Readiness>, every: Duration) {
+    /// Watches the change version every `every`, and at once when `wake` is notified (a
+    /// change announced here or on another instance), and reloads when it moves; marks
+    /// readiness after the first successful load. Runs forever.
+    pub async fn watch(
+        self: Arc<Self>,
+        db: Db,
+        ready: Arc<Readiness>,
+        every: Duration,
+        wake: Arc<tokio::sync::Notify>,
+    ) {
         let mut loaded: Option<i64> = None;
         loop {
             match settings::change_version(&db).await {
@@ -427,7 +438,10 @@ impl SnapshotStore {
                     tracing::debug!(error = %e, "change version unavailable; keeping the snapshot")
                 }
             }
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = wake.notified() => {}
+            }
         }
     }
 }

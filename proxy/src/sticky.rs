@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use pingora::http::RequestHeader;
 
 use crate::body::RequestMeta;
@@ -21,15 +20,6 @@ pub fn session_id<'a>(req: &'a RequestHeader, meta: &'a RequestMeta) -> Option<&
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .or(meta.session_id.as_deref())
-}
-
-/// Where pins live.
-#[async_trait]
-pub trait SessionPins: Send + Sync {
-    /// The account `session` of `key_id` is pinned to at `now_ms`, renewing the pin.
-    async fn get(&self, key_id: i64, session: &str, now_ms: i64) -> Option<i64>;
-    /// Pins `session` of `key_id` to `account_id` from `now_ms`.
-    async fn pin(&self, key_id: i64, session: &str, account_id: i64, now_ms: i64);
 }
 
 /// Shards of [`MemoryPins`] (few locks held briefly, never across an await).
@@ -67,9 +57,9 @@ impl MemoryPins {
     }
 }
 
-#[async_trait]
-impl SessionPins for MemoryPins {
-    async fn get(&self, key_id: i64, session: &str, now_ms: i64) -> Option<i64> {
+impl MemoryPins {
+    /// The account `session` of `key_id` is pinned to at `now_ms`, renewing the pin.
+    pub fn get(&self, key_id: i64, session: &str, now_ms: i64) -> Option<i64> {
         let mut map = self
             .shard(key_id, session)
             .lock()
@@ -88,7 +78,8 @@ impl SessionPins for MemoryPins {
         }
     }
 
-    async fn pin(&self, key_id: i64, session: &str, account_id: i64, now_ms: i64) {
+    /// Pins `session` of `key_id` to `account_id` from `now_ms`.
+    pub fn pin(&self, key_id: i64, session: &str, account_id: i64, now_ms: i64) {
         let mut map = self
             .shard(key_id, session)
             .lock()
@@ -110,15 +101,15 @@ impl SessionPins for MemoryPins {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn pins_are_per_key_renewed_on_use_and_expire() {
+    #[test]
+    fn pins_are_per_key_renewed_on_use_and_expire() {
         let pins = MemoryPins::new(Duration::from_secs(10));
-        pins.pin(1, "s", 7, 0).await;
-        assert_eq!(pins.get(1, "s", 5_000).await, Some(7));
-        assert_eq!(pins.get(2, "s", 5_000).await, None, "another key's session");
-        assert_eq!(pins.get(1, "s", 14_000).await, Some(7), "renewed at 5 s");
-        assert_eq!(pins.get(1, "s", 30_000).await, None, "expired");
-        pins.pin(1, "s", 8, 30_000).await;
-        assert_eq!(pins.get(1, "s", 30_001).await, Some(8), "re-pinned");
+        pins.pin(1, "s", 7, 0);
+        assert_eq!(pins.get(1, "s", 5_000), Some(7));
+        assert_eq!(pins.get(2, "s", 5_000), None, "another key's session");
+        assert_eq!(pins.get(1, "s", 14_000), Some(7), "renewed at 5 s");
+        assert_eq!(pins.get(1, "s", 30_000), None, "expired");
+        pins.pin(1, "s", 8, 30_000);
+        assert_eq!(pins.get(1, "s", 30_001), Some(8), "re-pinned");
     }
 }

@@ -2,11 +2,14 @@
 //! configuration, the data layer, models and crypto.
 
 pub mod bootstrap;
+pub mod cache;
+pub mod changes;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod fsmode;
 pub mod glob;
+pub mod limit_windows;
 pub mod models;
 pub mod pricing;
 pub mod proxy_spec;

@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 
 pub use super::api_keys_body::{ApiKeyView, CreatedKey, KeyUpdate, NewKeyRequest};
 use super::groups::usable;
-use super::{changed, or_404};
+use super::{changed, key_spend_view, or_404};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, PageParams, Paged};
@@ -59,10 +59,15 @@ pub async fn list(
         group_id: filter.group_id,
     };
     let (rows, total) = api_keys::list(&state.db, filter, page).await?;
+    let mut spend = key_spend_view::of_rows(&state.db, &rows, state.config.tz()).await?;
     let items = rows
         .iter()
-        .map(ApiKeyView::from_row)
-        .collect::<Result<_, _>>()?;
+        .map(|r| {
+            let mut v = ApiKeyView::from_row(r)?;
+            v.spend = spend.remove(&r.id);
+            Ok(v)
+        })
+        .collect::<Result<_, ApiError>>()?;
     Ok(Json(Paged::new(items, total, page)))
 }
 
@@ -113,7 +118,7 @@ pub async fn get(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ApiKeyView>, ApiError> {
     let row = load(&state, &user, id).await?;
-    Ok(Json(ApiKeyView::from_row(&row)?))
+    Ok(Json(with_spend(&state, &row).await?))
 }
 
 /// Changes a key (absent fields keep their value).
@@ -141,7 +146,16 @@ pub async fn update(
         .await
         .map_err(or_404("API key"))?;
     changed(&state.db).await?;
-    Ok(Json(ApiKeyView::from_row(&row)?))
+    Ok(Json(with_spend(&state, &row).await?))
+}
+
+/// The view of `row` with its spend against each limit.
+async fn with_spend(state: &AppState, row: &ApiKeyRow) -> Result<ApiKeyView, ApiError> {
+    let mut v = ApiKeyView::from_row(row)?;
+    let mut spend =
+        key_spend_view::of_rows(&state.db, std::slice::from_ref(row), state.config.tz()).await?;
+    v.spend = spend.remove(&row.id);
+    Ok(v)
 }
 
 /// Deletes a key.

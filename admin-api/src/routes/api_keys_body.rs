@@ -36,10 +36,20 @@ pub struct ApiKeyView {
     pub daily_limit_usd: f64,
     /// Total spend limit in USD (0: none).
     pub total_limit_usd: f64,
+    /// Spend limit over a rolling five hours in USD (0: none).
+    pub limit_5h_usd: f64,
+    /// Spend limit per week in USD (0: none); the week starts on Monday at midnight in the
+    /// configured time zone.
+    pub weekly_limit_usd: f64,
+    /// Spend limit per calendar month in USD (0: none), in the configured time zone.
+    pub monthly_limit_usd: f64,
     /// Requests per minute (0: unlimited).
     pub rpm_limit: i64,
     /// Requests in flight (0: unlimited).
     pub concurrency_limit: i64,
+    /// Spend against each limit and when each window resets (absent where it was not read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend: Option<crate::routes::key_spend_view::SpendView>,
     /// Last request (RFC 3339 UTC).
     pub last_used_at: Option<String>,
     /// Creation time (RFC 3339 UTC).
@@ -62,8 +72,12 @@ impl ApiKeyView {
             allowed_models: k.allowed_models()?,
             daily_limit_usd: usd(k.daily_limit_micro_usd),
             total_limit_usd: usd(k.total_limit_micro_usd),
+            limit_5h_usd: usd(k.limit_5h_micro_usd),
+            weekly_limit_usd: usd(k.weekly_limit_micro_usd),
+            monthly_limit_usd: usd(k.monthly_limit_micro_usd),
             rpm_limit: k.rpm_limit,
             concurrency_limit: k.concurrency_limit,
+            spend: None,
             last_used_at: rfc3339_opt(k.last_used_at),
             created_at: rfc3339(k.created_at),
             updated_at: rfc3339(k.updated_at),
@@ -103,6 +117,15 @@ pub struct NewKeyRequest {
     /// Total spend limit in USD (0 or absent: none).
     #[serde(default)]
     pub total_limit_usd: Option<f64>,
+    /// Spend limit over a rolling five hours in USD (0 or absent: none).
+    #[serde(default)]
+    pub limit_5h_usd: Option<f64>,
+    /// Spend limit per week (from Monday) in USD (0 or absent: none).
+    #[serde(default)]
+    pub weekly_limit_usd: Option<f64>,
+    /// Spend limit per calendar month in USD (0 or absent: none).
+    #[serde(default)]
+    pub monthly_limit_usd: Option<f64>,
     /// Requests per minute (0 or absent: unlimited).
     #[serde(default)]
     pub rpm_limit: Option<i64>,
@@ -143,6 +166,18 @@ pub struct KeyUpdate {
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<f64>)]
     pub total_limit_usd: Option<Option<f64>>,
+    /// Rolling five-hour spend limit in USD; 0 or `null`: none.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub limit_5h_usd: Option<Option<f64>>,
+    /// Weekly spend limit in USD; 0 or `null`: none.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub weekly_limit_usd: Option<Option<f64>>,
+    /// Monthly spend limit in USD; 0 or `null`: none.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub monthly_limit_usd: Option<Option<f64>>,
     /// Requests per minute; 0 or `null`: unlimited.
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<i64>)]
@@ -189,6 +224,9 @@ impl NewKeyRequest {
             )?,
             daily_limit_micro_usd: money("daily_limit_usd", self.daily_limit_usd)?,
             total_limit_micro_usd: money("total_limit_usd", self.total_limit_usd)?,
+            limit_5h_micro_usd: money("limit_5h_usd", self.limit_5h_usd)?,
+            weekly_limit_micro_usd: money("weekly_limit_usd", self.weekly_limit_usd)?,
+            monthly_limit_micro_usd: money("monthly_limit_usd", self.monthly_limit_usd)?,
             rpm_limit: limit("rpm_limit", self.rpm_limit)?,
             concurrency_limit: limit("concurrency_limit", self.concurrency_limit)?,
             enabled: self.enabled.unwrap_or(true),
@@ -224,6 +262,18 @@ impl KeyUpdate {
             total_limit_micro_usd: self
                 .total_limit_usd
                 .map(|v| money("total_limit_usd", v))
+                .transpose()?,
+            limit_5h_micro_usd: self
+                .limit_5h_usd
+                .map(|v| money("limit_5h_usd", v))
+                .transpose()?,
+            weekly_limit_micro_usd: self
+                .weekly_limit_usd
+                .map(|v| money("weekly_limit_usd", v))
+                .transpose()?,
+            monthly_limit_micro_usd: self
+                .monthly_limit_usd
+                .map(|v| money("monthly_limit_usd", v))
                 .transpose()?,
             rpm_limit: self.rpm_limit.map(|v| limit("rpm_limit", v)).transpose()?,
             concurrency_limit: self

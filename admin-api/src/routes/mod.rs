@@ -10,6 +10,7 @@ mod api_keys_body;
 pub mod auth;
 pub mod group_members;
 pub mod groups;
+pub mod key_spend_view;
 pub mod logs;
 mod logs_view;
 pub mod oauth;

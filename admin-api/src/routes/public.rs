@@ -16,6 +16,7 @@ use relay_shared::db::{api_keys, users, DbError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::key_spend_view::{self, SpendView};
 use super::stats_view::{DayRange, TotalsView};
 use crate::auth::client::ClientIp;
 use crate::error::{ApiError, ErrorBody};
@@ -101,10 +102,18 @@ pub struct KeyUsage {
     pub total_cost_usd: f64,
     /// Total limit, USD (0: none).
     pub total_limit_usd: f64,
+    /// Spend limit over a rolling five hours, USD (0: none).
+    pub limit_5h_usd: f64,
+    /// Spend limit per week (from Monday), USD (0: none).
+    pub weekly_limit_usd: f64,
+    /// Spend limit per calendar month, USD (0: none).
+    pub monthly_limit_usd: f64,
     /// Requests per minute (0: unlimited).
     pub rpm_limit: i64,
     /// Requests in flight (0: unlimited).
     pub concurrency_limit: i64,
+    /// Spend against every limit (exact micro-USD too) and when each window resets.
+    pub spend: SpendView,
     /// The time zone of days and of the reset.
     pub timezone: String,
     /// The last 30 days, oldest first (zeros where nothing happened).
@@ -228,6 +237,10 @@ pub async fn key_usage(
     // The newest rows of the key through its (key, time) index; nothing is counted.
     let recent = usage::list_logs_after(&state.db, &log_filter, None, RECENT).await?;
     let reset_at = midnight_ms(day + Days::days(1), tz);
+    let spend = key_spend_view::of_rows(&state.db, std::slice::from_ref(&row), tz)
+        .await?
+        .remove(&row.id)
+        .ok_or_else(|| ApiError::Internal("key spend not read".into()))?;
     Ok(Json(KeyUsage {
         name: row.name.clone(),
         key_prefix: row.key_prefix.clone(),
@@ -241,8 +254,12 @@ pub async fn key_usage(
         daily_reset_in_seconds: ((reset_at - now) / 1000).max(0),
         total_cost_usd: usd(total_micro),
         total_limit_usd: usd(row.total_limit_micro_usd),
+        limit_5h_usd: usd(row.limit_5h_micro_usd),
+        weekly_limit_usd: usd(row.weekly_limit_micro_usd),
+        monthly_limit_usd: usd(row.monthly_limit_micro_usd),
         rpm_limit: row.rpm_limit,
         concurrency_limit: row.concurrency_limit,
+        spend,
         timezone: tz.name().to_string(),
         trend,
         recent_requests: recent

@@ -13,18 +13,36 @@ use relay_shared::db::{accounts, now_ms, settings};
 use relay_shared::models::AccountState;
 
 use super::HealthBook;
+use crate::limits::redis::RedisLimiter;
 use crate::snapshot::SnapshotStore;
 
-/// Runs the recovery passes forever, the first after `every`.
+/// Runs the recovery passes forever, the first after `every`. With Redis, only the instance
+/// holding the job lock `probe` runs them (the lock outlives two passes, so a dead holder
+/// hands over within that); while Redis is away every instance runs its own.
 pub async fn run(
     state: AppState,
     store: Arc<SnapshotStore>,
     health: Arc<HealthBook>,
     every: Duration,
+    redis: Option<Arc<RedisLimiter>>,
 ) {
+    let holder = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+    let mut held = false;
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tick.tick().await;
+        if let Some(r) = &redis {
+            let now_held = r
+                .job_lock("probe", &holder, every * 2 + Duration::from_secs(1))
+                .await;
+            if now_held != held {
+                tracing::info!(holder = %holder, held = now_held, "recovery probe job lock");
+                held = now_held;
+            }
+            if !now_held {
+                continue;
+            }
+        }
         pass(&state, &store, &health).await;
     }
 }

@@ -57,15 +57,7 @@ pub async fn run(
     let queue = relay.queues.group(req.key.group_id);
     let deadline = Instant::now() + relay.queue_timeout;
     let mut lost_races = 0;
-    let pinned = match req.session_id.as_deref() {
-        Some(s) => {
-            relay
-                .pins
-                .get(req.key.id, s, relay_shared::db::now_ms())
-                .await
-        }
-        None => None,
-    };
+    let pinned = req.pinned;
     loop {
         // Fair: while others wait for a slot, a newcomer waits behind them.
         if tried.is_empty() && lost_races == 0 && queue.has_waiters() && !queue.wait(deadline).await
@@ -219,7 +211,9 @@ pub async fn run(
         if status < 400 {
             if let Some(s) = req.session_id.as_deref() {
                 let now = relay_shared::db::now_ms();
-                relay.pins.pin(req.key.id, s, account.id, now).await;
+                if req.pinned != Some(account.id) {
+                    relay.limiter.pin(req.key.id, s, account.id, now);
+                }
             }
         }
         return answer(relay, session, row, ex, &account, req.rid, slot).await;

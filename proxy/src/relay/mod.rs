@@ -22,11 +22,12 @@ use crate::body::{self, RequestMeta};
 use crate::ctx::RequestCtx;
 use crate::error::{write_error, ErrorKind};
 use crate::health::HealthBook;
+use crate::limits::{Admitted, Lease, Refusal, SharedLimiter};
 use crate::oauth::OAuthRefresher;
 use crate::queue::SlotQueues;
 use crate::snapshot::KeyEntry;
 use crate::snapshot::SnapshotStore;
-use crate::sticky::{self, SessionPins};
+use crate::sticky;
 use crate::upstream::Upstream;
 use row::PendingRow;
 
@@ -42,6 +43,8 @@ pub struct Request<'a> {
     pub rid: &'a str,
     /// The Claude Code session, for sticky routing.
     pub session_id: Option<String>,
+    /// The account that session is pinned to, if any.
+    pub pinned: Option<i64>,
 }
 
 /// The relay's long-lived parts, shared by every request.
@@ -62,8 +65,8 @@ pub struct Relay {
     pub max_attempts: u32,
     /// Account health: cooldowns and errors, recorded as failures are seen.
     pub health: Arc<HealthBook>,
-    /// Sticky session pins.
-    pub pins: Arc<dyn SessionPins>,
+    /// Key limits and sticky session pins (in memory, or shared through Redis).
+    pub limiter: SharedLimiter,
     /// Lines for a slot when every account of a group is full.
     pub queues: SlotQueues,
     /// Longest wait in such a line.
@@ -269,15 +272,53 @@ impl Relay {
         let empty = Default::default();
         let group = snap.group(key.group_id).unwrap_or(&empty);
         let session_id = sticky::session_id(session.req_header(), &meta).map(str::to_string);
+        let now = relay_shared::db::now_ms();
+        let admitted = if key.limits.any() || session_id.is_some() {
+            let asked = self
+                .limiter
+                .admit(key.id, &key.limits, session_id.as_deref(), now);
+            match asked.await {
+                Ok(a) => a,
+                Err(refusal) => return refuse(session, row, &refusal, &rid, now).await,
+            }
+        } else {
+            Admitted {
+                lease: Lease::none(),
+                pinned: None,
+            }
+        };
+        row.hold(self.limiter.clone(), admitted.lease);
         let req = Request {
             key: &key,
             meta: &meta,
             body,
             rid: &rid,
             session_id,
+            pinned: admitted.pinned,
         };
         Box::pin(attempt::run(self, session, row, group, &req)).await
     }
+}
+
+/// Answers a request a key limit refuses: 429 `rate_limit_error` naming the limit, with
+/// `retry-after` when the reset is known and `x-should-retry: false` for a spend limit.
+async fn refuse(
+    session: &mut Session,
+    row: &mut PendingRow,
+    refusal: &Refusal,
+    rid: &str,
+    now: i64,
+) -> pingora::Result<()> {
+    row.end(429, Outcome::RelayError, Some("rate_limit_error"));
+    row.record.route_reason = "key_limit".into();
+    let kind = if refusal.is_final() {
+        ErrorKind::RateLimit
+    } else {
+        ErrorKind::RateLimitSoon
+    };
+    let msg = refusal.message(now);
+    tracing::info!(request_id = %rid, key_id = row.record.api_key_id, reason = %msg, "key limit reached");
+    write_error(session, kind, &msg, rid, refusal.retry_after_s(now)).await
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use relay_shared::pricing::{PriceMatch, PriceTable};
 use relay_shared::usage_pipeline::UsageSink;
 
 use crate::accounting::Usage;
+use crate::limits::{Lease, SharedLimiter};
 
 /// Requests billed by the `default` price because no entry matched their model (SPEC §5:
 /// counted so operators notice new models; exported with the metrics).
@@ -52,6 +53,9 @@ pub struct PendingRow {
     /// `end` was called: the row has its final status.
     ended: bool,
     finished: bool,
+    /// The key's limiter and concurrency slot, once admitted: the cost is added and the slot
+    /// given back when the row is sent.
+    hold: Option<(SharedLimiter, Lease)>,
 }
 
 impl PendingRow {
@@ -91,7 +95,13 @@ impl PendingRow {
             sent_status: None,
             ended: false,
             finished: false,
+            hold: None,
         }
+    }
+
+    /// Keeps the key's admission until the request ends.
+    pub fn hold(&mut self, limiter: SharedLimiter, lease: Lease) {
+        self.hold = Some((limiter, lease));
     }
 
     /// Sets the final status, outcome and error type.
@@ -181,6 +191,13 @@ impl Drop for PendingRow {
             duration_ms = self.record.duration_ms,
             "relayed"
         );
+        if let Some((limiter, lease)) = self.hold.take() {
+            // Counted when the request started, as the roll-ups count it (the counters
+            // rebuilt from them at the next start agree).
+            let r = &self.record;
+            limiter.spent(r.api_key_id, r.cost_micro_usd, r.created_at);
+            drop(lease);
+        }
         let record = std::mem::take(&mut self.record);
         self.sink.record(record);
     }

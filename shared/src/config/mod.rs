@@ -189,13 +189,27 @@ impl Default for DatabaseConfig {
 }
 
 /// `redis`.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
     /// `redis://host:6379/0`; empty means no Redis (single instance, in-memory counters).
     pub url: String,
     /// Prefix of every key this deployment writes.
     pub key_prefix: String,
+    /// How long a concurrency slot outlives an instance that died holding it (live instances
+    /// renew the slots of their long streams).
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            key_prefix: String::new(),
+            lease_ttl: Duration::from_secs(30),
+        }
+    }
 }
 
 /// `relay`: the hot path.

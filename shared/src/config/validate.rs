@@ -103,6 +103,12 @@ pub fn validate(c: &Config) -> Vec<ConfigIssue> {
     if !c.redis.url.is_empty() {
         url_with_scheme(&mut v, "redis.url", &c.redis.url, &["redis", "rediss"]);
     }
+    if c.redis.lease_ttl < std::time::Duration::from_secs(1) {
+        v.push(
+            "redis.lease_ttl",
+            format!("`{:?}` is too short; the minimum is 1s", c.redis.lease_ttl),
+        );
+    }
     url_with_scheme(
         &mut v,
         "relay.anthropic_base_url",

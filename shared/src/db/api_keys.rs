@@ -34,6 +34,12 @@ pub struct ApiKeyRow {
     pub daily_limit_micro_usd: i64,
     /// Total spend limit, micro-USD (0 = none).
     pub total_limit_micro_usd: i64,
+    /// Spend limit over a rolling five hours, micro-USD (0 = none).
+    pub limit_5h_micro_usd: i64,
+    /// Spend limit since Monday, micro-USD (0 = none).
+    pub weekly_limit_micro_usd: i64,
+    /// Spend limit since the first of the month, micro-USD (0 = none).
+    pub monthly_limit_micro_usd: i64,
     /// Requests per minute (0 = unlimited).
     pub rpm_limit: i64,
     /// Requests in flight (0 = unlimited).
@@ -74,6 +80,12 @@ pub struct NewApiKey {
     pub daily_limit_micro_usd: i64,
     /// Total spend limit, micro-USD.
     pub total_limit_micro_usd: i64,
+    /// Rolling five-hour spend limit, micro-USD.
+    pub limit_5h_micro_usd: i64,
+    /// Weekly spend limit, micro-USD.
+    pub weekly_limit_micro_usd: i64,
+    /// Monthly spend limit, micro-USD.
+    pub monthly_limit_micro_usd: i64,
     /// Requests per minute.
     pub rpm_limit: i64,
     /// Requests in flight.
@@ -99,6 +111,12 @@ pub struct ApiKeyPatch {
     pub daily_limit_micro_usd: Option<i64>,
     /// Total spend limit, micro-USD.
     pub total_limit_micro_usd: Option<i64>,
+    /// Rolling five-hour spend limit, micro-USD.
+    pub limit_5h_micro_usd: Option<i64>,
+    /// Weekly spend limit, micro-USD.
+    pub weekly_limit_micro_usd: Option<i64>,
+    /// Monthly spend limit, micro-USD.
+    pub monthly_limit_micro_usd: Option<i64>,
     /// Requests per minute.
     pub rpm_limit: Option<i64>,
     /// Requests in flight.
@@ -115,8 +133,9 @@ pub struct ApiKeyFilter {
 }
 
 const COLUMNS: &str = "id, user_id, group_id, name, key_hash, key_prefix, enabled, expires_at, \
-                       allowed_models, daily_limit_micro_usd, total_limit_micro_usd, rpm_limit, \
-                       concurrency_limit, last_used_at, created_at, updated_at";
+                       allowed_models, daily_limit_micro_usd, total_limit_micro_usd, \
+                       limit_5h_micro_usd, weekly_limit_micro_usd, monthly_limit_micro_usd, \
+                       rpm_limit, concurrency_limit, last_used_at, created_at, updated_at";
 
 const FILTER: &str = "WHERE (? IS NULL OR user_id = ?) AND (? IS NULL OR group_id = ?)";
 
@@ -128,8 +147,9 @@ pub async fn create(db: &Db, k: &NewApiKey) -> DbResult<ApiKeyRow> {
         db,
         sqlx::query(
             "INSERT INTO api_keys (user_id, group_id, name, key_hash, key_prefix, enabled, expires_at, \
-             allowed_models, daily_limit_micro_usd, total_limit_micro_usd, rpm_limit, concurrency_limit, \
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             allowed_models, daily_limit_micro_usd, total_limit_micro_usd, limit_5h_micro_usd, \
+             weekly_limit_micro_usd, monthly_limit_micro_usd, rpm_limit, concurrency_limit, \
+             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         .bind(k.user_id)
         .bind(k.group_id)
@@ -141,6 +161,9 @@ pub async fn create(db: &Db, k: &NewApiKey) -> DbResult<ApiKeyRow> {
         .bind(&allowed)
         .bind(k.daily_limit_micro_usd)
         .bind(k.total_limit_micro_usd)
+        .bind(k.limit_5h_micro_usd)
+        .bind(k.weekly_limit_micro_usd)
+        .bind(k.monthly_limit_micro_usd)
         .bind(k.rpm_limit)
         .bind(k.concurrency_limit)
         .bind(now)
@@ -213,6 +236,9 @@ pub async fn update(db: &Db, id: i64, patch: &ApiKeyPatch) -> DbResult<ApiKeyRow
          allowed_models = COALESCE(?, allowed_models), \
          daily_limit_micro_usd = COALESCE(?, daily_limit_micro_usd), \
          total_limit_micro_usd = COALESCE(?, total_limit_micro_usd), \
+         limit_5h_micro_usd = COALESCE(?, limit_5h_micro_usd), \
+         weekly_limit_micro_usd = COALESCE(?, weekly_limit_micro_usd), \
+         monthly_limit_micro_usd = COALESCE(?, monthly_limit_micro_usd), \
          rpm_limit = COALESCE(?, rpm_limit), concurrency_limit = COALESCE(?, concurrency_limit), \
          updated_at = ? WHERE id = ?",
     )
@@ -224,6 +250,9 @@ pub async fn update(db: &Db, id: i64, patch: &ApiKeyPatch) -> DbResult<ApiKeyRow
     .bind(allowed.as_deref())
     .bind(patch.daily_limit_micro_usd)
     .bind(patch.total_limit_micro_usd)
+    .bind(patch.limit_5h_micro_usd)
+    .bind(patch.weekly_limit_micro_usd)
+    .bind(patch.monthly_limit_micro_usd)
     .bind(patch.rpm_limit)
     .bind(patch.concurrency_limit)
     .bind(now_ms())

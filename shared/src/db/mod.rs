@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod columns;
 pub mod groups;
+pub mod key_spend;
 pub mod oauth;
 pub mod settings;
 pub mod usage;

@@ -49,6 +49,12 @@ pub async fn change_version(db: &Db) -> DbResult<i64> {
 /// Adds one to the change version and returns the new value. Increment and read share a
 /// transaction, so concurrent callers each get a distinct version.
 pub async fn bump_change_version(db: &Db) -> DbResult<i64> {
+    let v = bump(db).await?;
+    crate::changes::announce();
+    Ok(v)
+}
+
+async fn bump(db: &Db) -> DbResult<i64> {
     on_db!(db, p => {
         let mut tx = p.begin().await?;
         let done = sqlx::query(

@@ -16,6 +16,9 @@ pub(crate) fn new_key(user_id: i64, group_id: i64, hash: &str) -> NewApiKey {
         allowed_models: vec![],
         daily_limit_micro_usd: 0,
         total_limit_micro_usd: 0,
+        limit_5h_micro_usd: 0,
+        weekly_limit_micro_usd: 0,
+        monthly_limit_micro_usd: 0,
         rpm_limit: 0,
         concurrency_limit: 0,
         enabled: true,
@@ -56,12 +59,23 @@ db_test!(create_get_update_delete_keeps_absent_fields, |db| {
 
     let patch = ApiKeyPatch {
         rpm_limit: Some(60),
+        limit_5h_micro_usd: Some(1),
+        weekly_limit_micro_usd: Some(2),
+        monthly_limit_micro_usd: Some(3),
         enabled: Some(false),
         expires_at: Some(None),
         ..Default::default()
     };
     let k2 = update(&db, k.id, &patch).await.unwrap();
     assert_eq!((k2.rpm_limit, k2.enabled, k2.expires_at), (60, false, None));
+    assert_eq!(
+        (
+            k2.limit_5h_micro_usd,
+            k2.weekly_limit_micro_usd,
+            k2.monthly_limit_micro_usd
+        ),
+        (1, 2, 3)
+    );
     assert_eq!(
         k2.daily_limit_micro_usd, 5_000_000,
         "absent fields keep their value"
