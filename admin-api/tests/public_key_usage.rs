@@ -7,7 +7,7 @@
 #[macro_use]
 mod common;
 
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use common::usage_data::{record, Owner, Sums};
 use common::{Opts, TestApp};
 use relay_shared::db::usage::UsageRecord;
@@ -34,7 +34,8 @@ async fn key_with_usage(app: &TestApp) -> Key {
             &t,
             json!({ "name": "carol's laptop", "daily_limit_usd": 5, "total_limit_usd": 100,
                     "allowed_models": ["claude-sonnet-*"], "expires_at": "2030-12-31 23:59:59",
-                    "rpm_limit": 60 }),
+                    "rpm_limit": 60, "limit_5h_usd": 2, "weekly_limit_usd": 20,
+                    "monthly_limit_usd": 50 }),
         )
         .await
         .expect(201);
@@ -99,6 +100,10 @@ app_test!(
         assert_eq!(b["daily_limit_usd"], 5.0);
         assert_eq!(b["total_limit_usd"], 100.0);
         assert_eq!(b["rpm_limit"], 60);
+        assert_eq!(
+            (&b["limit_5h_usd"], &b["weekly_limit_usd"], &b["monthly_limit_usd"]),
+            (&json!(2.0), &json!(20.0), &json!(50.0))
+        );
 
         let today = local_day(Utc::now().timestamp_millis(), tz);
         let spent = |keep: &dyn Fn(&UsageRecord) -> bool| {
@@ -130,6 +135,49 @@ app_test!(
         let secs = b["daily_reset_in_seconds"].as_i64().unwrap();
         assert!((0..=86_400).contains(&secs));
         assert!((secs - (next_midnight.timestamp() - Utc::now().timestamp())).abs() <= 5);
+
+        // Spend against each limit, from the same roll-ups the relay counts from; the key's
+        // own API object shows the same.
+        let now = Utc::now().timestamp_millis();
+        let micros = |keep: &dyn Fn(&UsageRecord) -> bool| -> i64 {
+            k.rows.iter().filter(|r| keep(r)).map(|r| r.cost_micro_usd).sum()
+        };
+        let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+        let first = today.with_day(1).unwrap();
+        let s = &b["spend"];
+        assert_eq!(
+            s["daily"]["spent_micro_usd"],
+            micros(&|r| local_day(r.created_at, tz) == today)
+        );
+        assert_eq!(s["daily"]["limit_micro_usd"], 5_000_000);
+        assert_eq!(s["daily"]["resets_at"], b["daily_reset_at"]);
+        assert_eq!(
+            s["weekly"]["spent_micro_usd"],
+            micros(&|r| local_day(r.created_at, tz) >= monday)
+        );
+        let next_monday = tz
+            .from_local_datetime(&(monday + Duration::days(7)).and_hms_opt(0, 0, 0).unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            s["weekly"]["resets_at"],
+            next_monday.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        );
+        assert_eq!(
+            s["monthly"]["spent_micro_usd"],
+            micros(&|r| local_day(r.created_at, tz) >= first)
+        );
+        assert_eq!(
+            s["five_hours"]["spent_micro_usd"],
+            micros(&|r| r.created_at > now - 5 * HOUR + 600_000)
+        );
+        assert_eq!(s["five_hours"]["limit_micro_usd"], 2_000_000);
+        assert_eq!(s["total"]["spent_micro_usd"], micros(&|_| true));
+        assert_eq!(s["total"]["resets_at"], serde_json::Value::Null);
+        let own = app.get_key(&k.user_token, k.id).await.expect(200);
+        assert_eq!(own.body["spend"]["daily"], s["daily"]);
+        assert_eq!(own.body["spend"]["total"], s["total"]);
+        assert_eq!(own.body["weekly_limit_usd"], 20.0);
 
         let trend = b["trend"].as_array().unwrap();
         assert_eq!(trend.len(), 30);

@@ -133,12 +133,24 @@ impl Fixture {
     /// Seeds a fresh database and starts the relay with `env`; `None` when the MySQL half is
     /// skipped outside CI.
     pub fn start(backend: Backend, reply: Reply, env: &[(&str, &str)]) -> Option<Fixture> {
+        Self::start_with_key(backend, reply, env, &api_keys::ApiKeyPatch::default())
+    }
+
+    /// As [`Fixture::start`], the client key changed by `key` (its limits, say) before the
+    /// relay starts.
+    pub fn start_with_key(
+        backend: Backend,
+        reply: Reply,
+        env: &[(&str, &str)],
+        key: &api_keys::ApiKeyPatch,
+    ) -> Option<Fixture> {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let db = open(&rt, backend)?;
         let enc_key = generate_encryption_key();
         let sb = SecretBox::from_key_text(&enc_key).unwrap();
         let mock = Mock::start(reply);
         let (user_id, key_id, account_id) = rt.block_on(seed(&db.db, &sb, &mock.url()));
+        rt.block_on(api_keys::update(&db.db, key_id, key)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let relay = Self::launch(dir.path(), 1, &db.url, &enc_key, env);
         Some(Fixture {
