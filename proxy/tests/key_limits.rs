@@ -36,11 +36,7 @@ fn send(fx: &Fixture) -> Answer {
         .send()
         .unwrap();
     let status = r.status().as_u16();
-    let header = |n: &str| {
-        r.headers()
-            .get(n)
-            .map(|v| v.to_str().unwrap().to_string())
-    };
+    let header = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_string());
     let retry_after = header("retry-after").map(|v| v.parse().unwrap());
     let should_retry = header("x-should-retry");
     let body = r.text().unwrap();
@@ -99,7 +95,11 @@ fn concurrency_limit_three_under_twenty_slow_streams() {
     let ok: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
     let refused: Vec<&Answer> = answers.iter().filter(|a| a.status == 429).collect();
     assert_eq!((ok.len(), refused.len()), (3, 17), "3 streams, 17 refusals");
-    assert_eq!(fx.mock.load.max.load(Ordering::SeqCst), 3, "never more than 3 at the mock");
+    assert_eq!(
+        fx.mock.load.max.load(Ordering::SeqCst),
+        3,
+        "never more than 3 at the mock"
+    );
     assert_eq!(fx.mock.received().len(), 3);
     // Refused at once: every refusal came back before the first stream ended.
     let first_stream_end = ok.iter().map(|a| a.done).min().unwrap();
@@ -108,7 +108,11 @@ fn concurrency_limit_three_under_twenty_slow_streams() {
         assert_eq!(error_type(&a.body), "rate_limit_error");
         assert!(a.body.contains("concurrency_limit"), "{}", a.body);
         assert_eq!(a.retry_after, Some(1));
-        assert_ne!(a.should_retry.as_deref(), Some("false"), "a slot frees soon");
+        assert_ne!(
+            a.should_retry.as_deref(),
+            Some("false"),
+            "a slot frees soon"
+        );
     }
     // The slots are given back when the streams end.
     let a = send(&fx);
@@ -178,8 +182,15 @@ fn daily_limit_holds_and_survives_a_restart(backend: Backend) {
     assert!(a.body.contains("spent $6.00"), "{}", a.body);
     assert_eq!(a.should_retry.as_deref(), Some("false"));
     let wait = a.retry_after.unwrap();
-    assert!(wait > 0 && wait <= 86_400, "until midnight in Asia/Shanghai: {wait}");
-    assert_eq!(fx.mock.received().len(), 2, "the refused request never left");
+    assert!(
+        wait > 0 && wait <= 86_400,
+        "until midnight in Asia/Shanghai: {wait}"
+    );
+    assert_eq!(
+        fx.mock.received().len(),
+        2,
+        "the refused request never left"
+    );
     fx.wait_rows(3);
 
     // A restart rebuilds today's spend from the database.

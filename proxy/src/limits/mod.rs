@@ -218,6 +218,7 @@ impl Drop for Lease {
 }
 
 /// What an admitted request holds and learned.
+#[derive(Debug)]
 pub struct Admitted {
     /// Its concurrency slot (released on drop).
     pub lease: Lease,

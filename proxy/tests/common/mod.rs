@@ -7,6 +7,7 @@ pub mod fixture;
 pub mod forwarder;
 pub mod mock;
 pub mod proxies;
+pub mod redis;
 pub mod tls;
 pub mod world;
 
