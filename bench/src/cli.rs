@@ -33,6 +33,10 @@ pub struct Common {
     /// Do not start nginx.
     #[arg(long)]
     no_nginx: bool,
+    /// Do not run the `relay+redis` target (a second relay keeping its limits and sticky
+    /// sessions in a redis-server the benchmark starts).
+    #[arg(long)]
+    no_redis: bool,
     /// How to seed the relay: through its admin API falling back to the repositories
     /// (`auto`), or only one of them.
     #[arg(long, value_enum, default_value_t = relay::Seed::Auto)]
@@ -278,6 +282,7 @@ pub(crate) fn lab_options(c: &Common, nofile: u64) -> LabOptions {
     LabOptions {
         relay_bin: c.relay_bin.clone().unwrap_or_else(relay::default_binary),
         nginx: !c.no_nginx,
+        redis: !c.no_redis,
         mock_threads: 2,
         nofile,
         seed: c.seed,

@@ -221,8 +221,15 @@ pub async fn run_all(lab: &mut Lab, o: &AllOptions) -> anyhow::Result<Vec<Measur
             lab.check_alive()?;
         }
     }
+    // The held and idle waves judge the in-memory relay's memory (SPEC §15); relay+redis runs
+    // the closed and paced scenarios only.
+    let waved: Vec<Kind> = kinds
+        .iter()
+        .copied()
+        .filter(|k| *k != Kind::RelayRedis)
+        .collect();
     let held = held_scenario(o);
-    for kind in kinds.iter().filter(|_| o.runs(held.id)) {
+    for kind in waved.iter().filter(|_| o.runs(held.id)) {
         let waves = match kind {
             Kind::Relay => o.relay_waves,
             Kind::Bare => o.bare_waves,
@@ -239,7 +246,7 @@ pub async fn run_all(lab: &mut Lab, o: &AllOptions) -> anyhow::Result<Vec<Measur
         lab.check_alive()?;
     }
     let idle = idle_scenario(o);
-    for kind in kinds.iter().filter(|_| o.runs(idle.id)) {
+    for kind in waved.iter().filter(|_| o.runs(idle.id)) {
         let Some(t) = lab.target(*kind).cloned() else {
             continue;
         };

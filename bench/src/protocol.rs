@@ -103,6 +103,10 @@ pub fn large_body() -> Vec<u8> {
     body
 }
 
+/// The Claude Code session id the relays are sent (one session: every request reads, and
+/// renews, its pin to the one account).
+pub const SESSION_ID: &str = "0f6c1c7e-bench-4a53-9d1e-5e55c0de0001";
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -40,7 +40,11 @@ fn the_benchmark_smoke_run_validates_every_answer_through_every_target() {
         stdout.contains("smoke: ok") || stderr.contains("smoke: ok"),
         "no verdict in the output:\n{stdout}\n{stderr}"
     );
-    for target in ["direct", "bare Pingora", "relay"] {
+    assert!(
+        !stdout.contains("relay+redis skipped") && !stderr.contains("relay+redis skipped"),
+        "the relay+redis target did not start:\n{stdout}\n{stderr}"
+    );
+    for target in ["direct", "bare Pingora", "relay", "relay+redis"] {
         assert!(
             stdout.contains(target) || stderr.contains(target),
             "{target} did not run:\n{stdout}\n{stderr}"

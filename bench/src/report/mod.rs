@@ -2,6 +2,7 @@
 //! the relay's ratios to the references, the held-stream waves, and the SPEC §15 targets.
 
 pub mod agg;
+pub mod redis;
 pub mod spec;
 
 use std::fmt::Write;
@@ -36,7 +37,13 @@ pub struct RunInfo {
     pub notes: Vec<String>,
 }
 
-const ALL: [Kind; 4] = [Kind::Direct, Kind::Nginx, Kind::Bare, Kind::Relay];
+const ALL: [Kind; 5] = [
+    Kind::Direct,
+    Kind::Nginx,
+    Kind::Bare,
+    Kind::Relay,
+    Kind::RelayRedis,
+];
 
 fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
@@ -98,7 +105,7 @@ fn ratio_table(out: &mut String, ms: &[Measurement], scenarios: &[Scenario], kin
         .collect();
     let _ = writeln!(
         out,
-        "Per-repetition ratios (each repetition ran the four targets back to back, so a ratio compares runs made under the same machine load); median (min–max).\n"
+        "Per-repetition ratios (each repetition ran the targets back to back, so a ratio compares runs made under the same machine load); median (min–max).\n"
     );
     let mut head = String::from("| scenario | metric |");
     let mut rule = String::from("|---|---|");
@@ -345,12 +352,12 @@ pub fn render(
     let _ = writeln!(out, "## Method\n");
     let _ = writeln!(
         out,
-        "Everything runs on this machine over loopback and shares its {} cores: the load generator (this crate, tokio + hyper 1, one keep-alive connection per concurrent client, 2 runtime threads), the mock upstream (this crate, hand-rolled HTTP/1.1 on tokio, 2 threads), and one of four targets in front of the same mock: **direct** (no proxy, the floor), **nginx** (2 workers, `proxy_buffering off`, HTTP/1.1 upstream keep-alive), **bare Pingora** (pingora {} standard pipeline, `upstream_peer` only, 2 threads; the framework's limit) and the **relay** (`target/release/relay serve`, SQLite, 2 threads, authentication, account selection, SSE accounting and usage rows all on; log level `warn`, so without the per-request log line, as nginx runs with `access_log off`).\n",
+        "Everything runs on this machine over loopback and shares its {} cores: the load generator (this crate, tokio + hyper 1, one keep-alive connection per concurrent client, 2 runtime threads), the mock upstream (this crate, hand-rolled HTTP/1.1 on tokio, 2 threads), and one of the targets in front of the same mock: **direct** (no proxy, the floor), **nginx** (2 workers, `proxy_buffering off`, HTTP/1.1 upstream keep-alive), **bare Pingora** (pingora {} standard pipeline, `upstream_peer` only, 2 threads; the framework's limit) and the **relay** (`target/release/relay serve`, SQLite, 2 threads, authentication, account selection, SSE accounting, usage rows and the usage journal all on; its key has every limit of SPEC §4 set (far above what is sent, so that each request is checked and counted against all of them: spend per day, week, month, five hours and in total, requests per minute, requests in flight) and every request carries a Claude Code session id (its sticky pin is read and renewed); log level `warn`, so without the per-request log line, as nginx runs with `access_log off`), and **relay+redis**, a second relay configured the same way but with `redis.url` set: its limits, concurrency leases and pins live in a redis-server the benchmark starts (one Lua round trip before forwarding, the rest written off the request path); it runs the closed and paced scenarios, not the held-stream waves.\n",
         s.nproc, s.pingora
     );
     let _ = writeln!(
         out,
-        "Closed-loop scenarios run {} repetitions of {:.1} s (after {:.1} s warm-up); within a repetition the four targets run back to back, starting one target later each repetition. The exception is `json-c1`, the latency comparison at concurrency 1: there the four targets take turns within one window, 200 ms of back-to-back requests each (the first 20 ms not counted), starting one target later each round, for {:.1} s per target: a burst of machine noise lasting seconds then falls on every target alike instead of on whichever ran at the time. Its req/s is one over the mean latency (answers over the time spent waiting on that target), and the mock's CPU is shared out by answers. `sse50-paced` is an open loop instead: its streams start on a fixed schedule, the same for every target, spread over 128 keep-alive connections at the rate that keeps about 64 in flight; a start that finds its connection still busy goes out late and the delay counts in its timings, and a stream counts when its start falls in the window. It judges the time-to-first-byte target: in the closed loop `sse50-c64` a faster target completes more streams per second, so its mock is busier and its own time to first byte longer, which says nothing about the proxy's added delay. Every response is validated: status 200, the mock's echo of the request body size, a JSON answer with `usage`, or an SSE stream with every event, `message_start` first, the cumulative `output_tokens` in `message_delta` and `message_stop` last. CPU time is the proxy's `utime + stime` from `/proc/<pid>/stat` over the measured window divided by the valid answers in it (summed over nginx's master and workers); peak RSS is the highest `VmRSS` sampled every 50 ms.\n",
+        "Closed-loop scenarios run {} repetitions of {:.1} s (after {:.1} s warm-up); within a repetition the targets run back to back, starting one target later each repetition. The exception is `json-c1`, the latency comparison at concurrency 1: there the targets take turns within one window, 200 ms of back-to-back requests each (the first 20 ms not counted), starting one target later each round, for {:.1} s per target: a burst of machine noise lasting seconds then falls on every target alike instead of on whichever ran at the time. Its req/s is one over the mean latency (answers over the time spent waiting on that target), and the mock's CPU is shared out by answers. `sse50-paced` is an open loop instead: its streams start on a fixed schedule, the same for every target, spread over 128 keep-alive connections at the rate that keeps about 64 in flight; a start that finds its connection still busy goes out late and the delay counts in its timings, and a stream counts when its start falls in the window. It judges the time-to-first-byte target: in the closed loop `sse50-c64` a faster target completes more streams per second, so its mock is busier and its own time to first byte longer, which says nothing about the proxy's added delay. Every response is validated: status 200, the mock's echo of the request body size, a JSON answer with `usage`, or an SSE stream with every event, `message_start` first, the cumulative `output_tokens` in `message_delta` and `message_stop` last. CPU time is the proxy's `utime + stime` from `/proc/<pid>/stat` over the measured window divided by the valid answers in it (summed over nginx's master and workers); peak RSS is the highest `VmRSS` sampled every 50 ms.\n",
         o.reps,
         o.measure.as_secs_f64(),
         o.warmup.as_secs_f64(),
@@ -360,6 +367,10 @@ pub fn render(
     checks_table(&mut out, checks);
     let _ = writeln!(out, "## Ratios\n");
     ratio_table(&mut out, ms, closed, &kinds);
+    if kinds.contains(&Kind::RelayRedis) {
+        let _ = writeln!(out, "## relay+redis beside the in-memory relay\n");
+        redis::section(&mut out, ms, closed);
+    }
     let _ = writeln!(out, "## Closed-loop and paced scenarios\n");
     for sc in closed {
         closed_table(&mut out, ms, sc, &kinds);

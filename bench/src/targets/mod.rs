@@ -4,6 +4,7 @@
 
 pub mod bare;
 pub mod nginx;
+pub mod redis;
 pub mod relay;
 
 use std::net::{SocketAddr, TcpListener};
@@ -26,6 +27,8 @@ pub enum Kind {
     Bare,
     /// Through the relay.
     Relay,
+    /// Through a second relay whose limits and sticky sessions live in Redis.
+    RelayRedis,
 }
 
 impl Kind {
@@ -36,6 +39,7 @@ impl Kind {
             Kind::Nginx => "nginx",
             Kind::Bare => "bare Pingora",
             Kind::Relay => "relay",
+            Kind::RelayRedis => "relay+redis",
         }
     }
 }
@@ -62,6 +66,8 @@ pub struct LabOptions {
     pub relay_bin: PathBuf,
     /// Start nginx (installing it when missing).
     pub nginx: bool,
+    /// Start a redis-server and the `relay+redis` target.
+    pub redis: bool,
     /// Worker threads of the mock.
     pub mock_threads: usize,
     /// Descriptor limit handed to nginx's workers.
@@ -85,6 +91,8 @@ pub struct Lab {
     /// How the relay was seeded, and notes on the way.
     pub notes: Vec<String>,
     relay_proc: Option<Proc>,
+    /// The relay+redis process, then its redis-server.
+    redis_procs: Vec<Proc>,
     others: Vec<Proc>,
 }
 
@@ -94,7 +102,7 @@ pub fn free_addr() -> anyhow::Result<SocketAddr> {
     Ok(l.local_addr()?)
 }
 
-async fn wait_port(addr: SocketAddr, proc: &mut Proc) -> anyhow::Result<()> {
+pub(crate) async fn wait_port(addr: SocketAddr, proc: &mut Proc) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         proc.check_alive()?;
@@ -110,7 +118,7 @@ async fn wait_port(addr: SocketAddr, proc: &mut Proc) -> anyhow::Result<()> {
     )
 }
 
-fn self_command() -> anyhow::Result<Command> {
+pub(crate) fn self_command() -> anyhow::Result<Command> {
     Ok(Command::new(
         std::env::current_exe().context("cannot find this binary")?,
     ))
@@ -212,6 +220,17 @@ impl Lab {
             proxy: Some(Observed::tree(r.proc.pid())),
             pid: Some(r.proc.pid()),
         });
+        let mut redis_procs = Vec::new();
+        if o.redis {
+            match redis::start(&d, o, &format!("http://{mock_addr}")).await {
+                Ok(started) => {
+                    notes.push(started.note);
+                    targets.push(started.target);
+                    redis_procs = started.procs;
+                }
+                Err(e) => notes.push(format!("relay+redis skipped: {e:#}")),
+            }
+        }
         Ok(Lab {
             dir,
             mock: mock_obs,
@@ -219,6 +238,7 @@ impl Lab {
             nginx_version,
             notes,
             relay_proc: Some(r.proc),
+            redis_procs,
             others,
         })
     }
@@ -245,6 +265,9 @@ impl Lab {
         if let Some(r) = self.relay_proc.as_mut() {
             r.check_alive()?;
         }
+        for p in &mut self.redis_procs {
+            p.check_alive()?;
+        }
         for p in &mut self.others {
             p.check_alive()?;
         }
@@ -260,6 +283,9 @@ impl Lab {
     pub fn shutdown(mut self) {
         if let Some(mut r) = self.relay_proc.take() {
             r.stop("INT", Duration::from_secs(20));
+        }
+        for mut p in self.redis_procs.drain(..) {
+            p.stop("INT", Duration::from_secs(20));
         }
         while let Some(mut p) = self.others.pop() {
             p.stop("TERM", Duration::from_secs(3));

@@ -213,6 +213,25 @@ async fn post_json(
     Ok((status, v))
 }
 
+/// Every limit a key can have, set far above what the benchmark sends, so that each request
+/// is checked and counted against all of them (SPEC §4) without being refused.
+pub const LIMIT_USD: i64 = 100_000;
+/// The request-count limits, likewise.
+pub const LIMIT_COUNT: i64 = 1_000_000;
+
+fn key_body() -> Value {
+    json!({
+        "name": "bench",
+        "daily_limit_usd": LIMIT_USD,
+        "weekly_limit_usd": LIMIT_USD,
+        "monthly_limit_usd": LIMIT_USD,
+        "limit_5h_usd": LIMIT_USD,
+        "total_limit_usd": LIMIT_USD,
+        "rpm_limit": LIMIT_COUNT,
+        "concurrency_limit": LIMIT_COUNT,
+    })
+}
+
 async fn seed_api(plan: &RelayPlan<'_>) -> anyhow::Result<String> {
     let a = plan.admin;
     let (s, v) = post_json(
@@ -239,7 +258,7 @@ async fn seed_api(plan: &RelayPlan<'_>) -> anyhow::Result<String> {
     )
     .await?;
     anyhow::ensure!(s.is_success(), "account create answered {s}: {v}");
-    let (s, v) = post_json(a, "/api/v1/api-keys", Some(token), json!({"name": "bench"})).await?;
+    let (s, v) = post_json(a, "/api/v1/api-keys", Some(token), key_body()).await?;
     anyhow::ensure!(s == StatusCode::CREATED, "key create answered {s}: {v}");
     Ok(v["key"]
         .as_str()
@@ -295,13 +314,13 @@ async fn seed_repository(plan: &RelayPlan<'_>, enc_key: &str) -> anyhow::Result<
             key_prefix: relay_key_prefix(&key),
             expires_at: None,
             allowed_models: vec![],
-            daily_limit_micro_usd: 0,
-            total_limit_micro_usd: 0,
-            limit_5h_micro_usd: 0,
-            weekly_limit_micro_usd: 0,
-            monthly_limit_micro_usd: 0,
-            rpm_limit: 0,
-            concurrency_limit: 0,
+            daily_limit_micro_usd: LIMIT_USD * 1_000_000,
+            total_limit_micro_usd: LIMIT_USD * 1_000_000,
+            limit_5h_micro_usd: LIMIT_USD * 1_000_000,
+            weekly_limit_micro_usd: LIMIT_USD * 1_000_000,
+            monthly_limit_micro_usd: LIMIT_USD * 1_000_000,
+            rpm_limit: LIMIT_COUNT,
+            concurrency_limit: LIMIT_COUNT,
             enabled: true,
         },
     )
@@ -318,7 +337,11 @@ async fn wait_key(addr: SocketAddr, key: &str, proc: &mut Proc) -> anyhow::Resul
     let mut last = String::new();
     while Instant::now() < deadline {
         proc.check_alive()?;
-        let headers = [("x-api-key", key), ("anthropic-version", "2023-06-01")];
+        let headers = [
+            ("x-api-key", key),
+            ("anthropic-version", "2023-06-01"),
+            ("x-claude-code-session-id", crate::protocol::SESSION_ID),
+        ];
         match oneshot(
             addr,
             Method::POST,
