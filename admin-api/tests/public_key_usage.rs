@@ -101,7 +101,11 @@ app_test!(
         assert_eq!(b["total_limit_usd"], 100.0);
         assert_eq!(b["rpm_limit"], 60);
         assert_eq!(
-            (&b["limit_5h_usd"], &b["weekly_limit_usd"], &b["monthly_limit_usd"]),
+            (
+                &b["limit_5h_usd"],
+                &b["weekly_limit_usd"],
+                &b["monthly_limit_usd"]
+            ),
             (&json!(2.0), &json!(20.0), &json!(50.0))
         );
 
@@ -140,7 +144,11 @@ app_test!(
         // own API object shows the same.
         let now = Utc::now().timestamp_millis();
         let micros = |keep: &dyn Fn(&UsageRecord) -> bool| -> i64 {
-            k.rows.iter().filter(|r| keep(r)).map(|r| r.cost_micro_usd).sum()
+            k.rows
+                .iter()
+                .filter(|r| keep(r))
+                .map(|r| r.cost_micro_usd)
+                .sum()
         };
         let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
         let first = today.with_day(1).unwrap();
