@@ -165,6 +165,13 @@ fn day_spend(url: &str, prefix: &str, key_id: i64) -> i64 {
     command(url, &["GET", &k]).map_or(0, |v| v.parse().unwrap())
 }
 
+/// The sum of the rolling five-hour buckets of `key_id` in Redis.
+fn five_hour_spend(url: &str, prefix: &str, key_id: i64) -> i64 {
+    let k = Keys::new(prefix).spend_five_hours(key_id);
+    let sum = "local s = 0 for _, v in ipairs(redis.call('HVALS', KEYS[1])) do s = s + tonumber(v) end return s";
+    command(url, &["EVAL", sum, "1", &k]).map_or(0, |v| v.parse().unwrap())
+}
+
 fn ready(fx: &Fixture) -> (u16, serde_json::Value) {
     let r = client().get(fx.url("/ready")).send().unwrap();
     (r.status().as_u16(), r.json().unwrap())
@@ -235,6 +242,11 @@ fn redis_stopped_mid_traffic_then_back() {
     wait_for("$18 in Redis", Duration::from_secs(5), || {
         day_spend(&url, &prefix, fx.key_id) == 18_000_000
     });
+    assert_eq!(
+        five_hour_spend(&url, &prefix, fx.key_id),
+        18_000_000,
+        "the five hours too"
+    );
     assert_eq!(post(&fx), 200);
     wait_for("$21 in Redis", Duration::from_secs(5), || {
         day_spend(&url, &prefix, fx.key_id) == 21_000_000

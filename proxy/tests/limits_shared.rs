@@ -73,9 +73,18 @@ fn ready(base: &str) -> serde_json::Value {
 }
 
 fn post(base: &str, session: Option<&str>) -> u16 {
+    post_rid(
+        base,
+        session,
+        &format!("req-{:016x}", rand::random::<u64>()),
+    )
+}
+
+fn post_rid(base: &str, session: Option<&str>, rid: &str) -> u16 {
     let mut r = client()
         .post(format!("{base}/v1/messages"))
         .header("x-api-key", CLIENT_KEY)
+        .header("x-request-id", rid)
         .body(BODY);
     if let Some(s) = session {
         r = r.header("x-claude-code-session-id", s);
@@ -159,23 +168,36 @@ fn a_pin_made_by_one_is_honoured_by_the_other_and_a_cooled_account_is_skipped() 
     let other = Mock::start(ok());
     let b = p.fx.add_account(&AccountSpec::new("b", &other.url()));
     let [one, two] = p.bases();
-    wait_for("both relays use account b", Duration::from_secs(10), || {
-        (0..8).any(|_| post(&two, None) == 200 && !other.received().is_empty())
-    });
-    let rows_before = p.fx.wait_rows(1).len();
-    assert_eq!(post(&one, Some("session-1")), 200);
-    let rows = p.fx.wait_rows(rows_before + 1);
-    let pinned = rows[0].record.account_id.unwrap();
-    for _ in 0..10 {
-        assert_eq!(post(&two, Some("session-1")), 200);
+    for base in [&one, &two] {
+        let before = other.received().len();
+        wait_for("the relay uses account b", Duration::from_secs(10), || {
+            post(base, None) == 200 && other.received().len() > before
+        });
     }
-    let rows = p.fx.wait_rows(rows_before + 11);
-    let on_two = &rows[..10];
+    // The rows of these requests, by request id, newest first.
+    let rows_of = |prefix: &str, n: usize| {
+        let mut found = Vec::new();
+        wait_for("their usage rows", Duration::from_secs(20), || {
+            found =
+                p.fx.rows()
+                    .into_iter()
+                    .filter(|r| r.record.request_id.starts_with(prefix))
+                    .collect();
+            found.len() >= n
+        });
+        found
+    };
+    assert_eq!(post_rid(&one, Some("session-1"), "first-0"), 200);
+    let pinned = rows_of("first-", 1)[0].record.account_id.unwrap();
+    for i in 0..10 {
+        assert_eq!(post_rid(&two, Some("session-1"), &format!("two-{i}")), 200);
+    }
+    let on_two = rows_of("two-", 10);
     assert!(on_two.iter().all(|r| r.record.account_id == Some(pinned)));
     assert!(on_two.iter().all(|r| r.record.sticky), "the pin was hit");
 
     // Relay one sees the pinned account answer 429 for a minute: it cools it and fails over;
-    // relay two skips it from then on.
+    // relay two then skips it for requests of no session (which would otherwise land on either).
     let (pinned_mock, other_id) = if pinned == b {
         (&other, p.fx.account_id)
     } else {
@@ -194,16 +216,15 @@ fn a_pin_made_by_one_is_honoured_by_the_other_and_a_cooled_account_is_skipped() 
     });
     // Within a second of the change, relay two has it.
     std::thread::sleep(Duration::from_secs(1));
-    for _ in 0..10 {
-        assert_eq!(post(&two, Some("session-1")), 200);
+    for i in 0..10 {
+        assert_eq!(post_rid(&two, None, &format!("cooled-{i}")), 200);
     }
     assert_eq!(
         pinned_mock.received().len(),
         seen,
         "relay two never tried it"
     );
-    let rows = p.fx.wait_rows(rows_before + 22);
-    assert!(rows[..10]
+    assert!(rows_of("cooled-", 10)
         .iter()
         .all(|r| r.record.account_id == Some(other_id) && r.record.attempts == 1));
 }
@@ -329,6 +350,9 @@ fn a_killed_instance_frees_its_slots_within_the_lease_time() {
     let two = p.second.base.clone();
     p.fx.mock.set_fallback(ok());
     assert_eq!(post(&two, None), 429, "both slots are held");
+    // Past the lease time the live instance has renewed them.
+    std::thread::sleep(Duration::from_millis(3_000));
+    assert_eq!(post(&two, None), 429, "renewed while the streams run");
     p.fx.relay.kill();
     let killed = Instant::now();
     wait_for("a slot is free again", Duration::from_secs(5), || {

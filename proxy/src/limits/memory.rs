@@ -86,6 +86,11 @@ impl KeyState {
             .sum()
     }
 
+    /// The five-minute buckets of the rolling window, oldest first.
+    pub fn five_hour_buckets(&self) -> Vec<(i64, i64)> {
+        self.buckets.iter().copied().collect()
+    }
+
     /// Spend ever.
     pub fn total(&self) -> i64 {
         self.total

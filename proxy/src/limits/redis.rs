@@ -105,6 +105,19 @@ end
 return 0
 "#;
 
+/// Writes the five-hour buckets only where Redis holds less (KEYS[1] the hash; ARGV bucket,
+/// value pairs, then the hash's time to live).
+const RAISE_5H: &str = r#"
+for i = 1, #ARGV - 1, 2 do
+  local v = tonumber(ARGV[i + 1])
+  if tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0') < v then
+    redis.call('HSET', KEYS[1], ARGV[i], v)
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV])
+return 0
+"#;
+
 /// How long a calendar spend counter lives after its last write.
 const SPEND_TTL_MS: i64 = 40 * 86_400_000;
 
@@ -554,6 +567,7 @@ impl RedisLimiter {
         let now = relay_shared::db::now_ms();
         let spans = self.local.spans(now);
         let raise = Script::from_lua(RAISE);
+        let raise_5h = Script::from_lua(RAISE_5H);
         for (key_id, state) in self.local.all_states() {
             let mut keys: Vec<String> = spans
                 .iter()
@@ -570,6 +584,25 @@ impl RedisLimiter {
             args.push(SPEND_TTL_MS.to_string());
             if let Err(e) = raise
                 .evalsha_with_reload::<i64, _, _>(&self.client, keys, args)
+                .await
+            {
+                tracing::warn!(error = %e, "Redis resynchronisation failed; will retry");
+                return;
+            }
+            let live = limit_windows::first_live_bucket(now);
+            let mut args: Vec<String> = state
+                .five_hour_buckets()
+                .into_iter()
+                .filter(|(b, _)| *b >= live)
+                .flat_map(|(b, v)| [b.to_string(), v.to_string()])
+                .collect();
+            if args.is_empty() {
+                continue;
+            }
+            args.push((limit_windows::FIVE_HOURS_MS + 600_000).to_string());
+            let key = vec![self.keys.spend_five_hours(key_id)];
+            if let Err(e) = raise_5h
+                .evalsha_with_reload::<i64, _, _>(&self.client, key, args)
                 .await
             {
                 tracing::warn!(error = %e, "Redis resynchronisation failed; will retry");
