@@ -28,6 +28,9 @@ pub enum ErrorKind {
     Api,
     /// 529.
     Overloaded,
+    /// 503 (type `overloaded_error`): the relay is shutting down and takes no new request;
+    /// retrying (on another instance) helps.
+    ShuttingDown,
 }
 
 impl ErrorKind {
@@ -41,7 +44,7 @@ impl ErrorKind {
             Self::RequestTooLarge => "request_too_large",
             Self::RateLimit => "rate_limit_error",
             Self::Api => "api_error",
-            Self::Overloaded => "overloaded_error",
+            Self::Overloaded | Self::ShuttingDown => "overloaded_error",
         }
     }
 
@@ -57,12 +60,16 @@ impl ErrorKind {
             Self::RateLimit => 429,
             Self::Api => 500,
             Self::Overloaded => 529,
+            Self::ShuttingDown => 503,
         }
     }
 
     /// Whether a client retry cannot help (the answer carries `x-should-retry: false`).
     pub fn is_final(self) -> bool {
-        !matches!(self, Self::Api | Self::Overloaded | Self::BodyTimeout)
+        !matches!(
+            self,
+            Self::Api | Self::Overloaded | Self::ShuttingDown | Self::BodyTimeout
+        )
     }
 }
 
