@@ -5,8 +5,11 @@
 
 use std::path::Path;
 
+/// A sample: the series name, its labels and its value.
+type Sample<'a> = (&'a str, Vec<(String, String)>, f64);
+
 /// The labels of one sample line (`name{a="x",b="y"} 1`), and its value.
-fn parse_line(line: &str) -> Option<(&str, Vec<(String, String)>, f64)> {
+fn parse_line(line: &str) -> Option<Sample<'_>> {
     if line.starts_with('#') || line.trim().is_empty() {
         return None;
     }
