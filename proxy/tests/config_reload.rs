@@ -172,7 +172,7 @@ fn sighup_and_file_changes_reload_prices_without_dropping_a_stream_and_a_broken_
 }
 
 #[test]
-fn a_changed_listen_address_is_reported_as_needing_a_restart() {
+fn a_new_log_level_applies_at_once_and_a_restart_only_key_is_reported_as_such() {
     let reply = Reply::Json {
         status: 200,
         body: json_body(MODEL, 1, 1, "hi"),
@@ -180,14 +180,28 @@ fn a_changed_listen_address_is_reported_as_needing_a_restart() {
     let env = [("RELAY__LOG__FORMAT", "json")];
     let config = config_with_input_price(1);
     let fx = Fixture::start_with_config(Backend::Sqlite, reply, &env, Some(&config)).unwrap();
+    cost_of_next_request(&fx);
+    wait_for_line(&fx, "request finished", 1, "the request's log line at info");
     let path = fx.relay.dir.join("config.yaml");
-    std::fs::write(&path, config.replace("threads: 2", "threads: 3")).unwrap();
+    let changed = config
+        .replace("threads: 2", "threads: 3")
+        .replace("  level: info", "  level: warn");
+    assert_ne!(changed, config);
+    std::fs::write(&path, changed).unwrap();
     fx.relay.send_hup();
     let message = "configuration key changed; it takes effect at the next restart";
     wait_for_line(&fx, message, 1, "the restart notice");
     assert_eq!(lines(&fx, message)[0]["fields"]["key"], "server.threads");
+    // At `warn` the next request writes no info line.
+    cost_of_next_request(&fx);
     assert_eq!(
         client().get(fx.url("/health")).send().unwrap().status(),
         200
+    );
+    assert_eq!(
+        lines(&fx, "request finished").len(),
+        1,
+        "{}",
+        fx.relay.stderr()
     );
 }
