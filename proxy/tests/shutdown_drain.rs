@@ -32,10 +32,10 @@ fn sigterm_during_twenty_slow_streams_drains_them_all_and_exits_zero() {
     let slow = Reply::Timed {
         parts: vec![
             (Duration::ZERO, body[..cut].to_string()),
-            (Duration::from_secs(3), body[cut..].to_string()),
+            (Duration::from_secs(5), body[cut..].to_string()),
         ],
     };
-    let env = [("RELAY__SERVER__DRAIN_ACCEPT_S", "1")];
+    let env = [("RELAY__SERVER__DRAIN_ACCEPT_S", "2")];
     let mut fx = Fixture::start(Backend::Sqlite, slow, &env).unwrap();
     let streams: Vec<_> = (0..STREAMS)
         .map(|_| {
@@ -80,7 +80,7 @@ fn sigterm_during_twenty_slow_streams_drains_them_all_and_exits_zero() {
     assert_eq!(request(&fx, false).send().unwrap().status(), 200);
     // ...after it, refused in Anthropic's error shape.
     let mut refused = None;
-    while signalled.elapsed() < Duration::from_secs(3) {
+    while signalled.elapsed() < Duration::from_secs(4) {
         let r = request(&fx, false).send().unwrap();
         if r.status() == 503 {
             refused = Some(r.json::<serde_json::Value>().unwrap());
@@ -89,7 +89,7 @@ fn sigterm_during_twenty_slow_streams_drains_them_all_and_exits_zero() {
         assert_eq!(r.status(), 200);
         std::thread::sleep(Duration::from_millis(100));
     }
-    let refused = refused.expect("no request was refused within 3 s of SIGTERM");
+    let refused = refused.expect("no request was refused within 4 s of SIGTERM");
     assert_eq!(refused["type"], "error");
     assert_eq!(refused["error"]["type"], "overloaded_error");
     assert!(refused["error"]["message"]
