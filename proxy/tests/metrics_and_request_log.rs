@@ -24,15 +24,28 @@ const ANSWER: &str = "ANSWER-TEXT-never-in-logs-4343";
 const MODEL: &str = "claude-haiku-4-5";
 
 fn post(fx: &Fixture, key: &str, model: &str, stream: bool) -> reqwest::blocking::Response {
+    post_in(fx, key, model, stream, None)
+}
+
+/// A request, in a Claude Code session when `session` is given.
+fn post_in(
+    fx: &Fixture,
+    key: &str,
+    model: &str,
+    stream: bool,
+    session: Option<&str>,
+) -> reqwest::blocking::Response {
     let body = format!(
         r#"{{"model":"{model}","stream":{stream},"max_tokens":5,"messages":[{{"role":"user","content":"{PROMPT}"}}]}}"#
     );
-    client()
+    let mut req = client()
         .post(fx.url("/v1/messages"))
         .header("x-api-key", key)
-        .body(body)
-        .send()
-        .unwrap()
+        .body(body);
+    if let Some(s) = session {
+        req = req.header("x-claude-code-session-id", s);
+    }
+    req.send().unwrap()
 }
 
 fn promtool_check(text: &str) -> (bool, String) {
@@ -83,8 +96,15 @@ fn dashboard_metrics() -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_mix_of_requests_is_counted_in_every_series_and_logged_without_secrets() {
+/// A relay after the mix of requests, with what must stay alive while it is scraped.
+struct Mixed {
+    fx: Fixture,
+    _backup: Mock,
+    _idle: std::net::TcpStream,
+}
+
+/// Starts a relay with a second account and sends it the mix of requests.
+fn relay_after_a_mix_of_requests() -> Mixed {
     let ok = Reply::Json {
         status: 200,
         body: json_body(MODEL, 10, 5, ANSWER),
@@ -110,15 +130,20 @@ fn a_mix_of_requests_is_counted_in_every_series_and_logged_without_secrets() {
         },
     );
 
-    // A success, and a stream.
-    assert_eq!(post(&fx, CLIENT_KEY, MODEL, false).status(), 200);
+    // A success, and a stream, in one session (pinned by the first, a sticky hit for the
+    // second).
+    let session = Some("metrics-session-1");
+    assert_eq!(
+        post_in(&fx, CLIENT_KEY, MODEL, false, session).status(),
+        200
+    );
     fx.mock.push(Reply::Sse {
         body: sse_body(MODEL, 20, 7, 30, 4, 2, ANSWER),
         min: 1,
         max: 7,
         pause: Duration::ZERO,
     });
-    let r = post(&fx, CLIENT_KEY, MODEL, true);
+    let r = post_in(&fx, CLIENT_KEY, MODEL, true, session);
     assert_eq!(r.status(), 200);
     assert!(r.text().unwrap().contains("message_stop"));
     // An unknown key.
@@ -157,14 +182,28 @@ fn a_mix_of_requests_is_counted_in_every_series_and_logged_without_secrets() {
 
     // An idle client connection, open while the scrape counts them.
     let addr = fx.relay.base.trim_start_matches("http://").to_string();
-    let _idle = std::net::TcpStream::connect(&addr).unwrap();
+    let idle = std::net::TcpStream::connect(&addr).unwrap();
     wait_for(
         "the idle connection is counted",
         Duration::from_secs(5),
         || sample(&fx.relay.metrics(), "relay_connections_open", &[]) >= 1.0,
     );
-    let rows = fx.wait_rows(5);
-    assert_eq!(rows.len(), 5, "one row per authenticated request");
+    assert_eq!(
+        fx.wait_rows(5).len(),
+        5,
+        "one row per authenticated request"
+    );
+    Mixed {
+        fx,
+        _backup: backup,
+        _idle: idle,
+    }
+}
+
+#[test]
+fn a_mix_of_requests_is_counted_in_every_series_and_logged_without_secrets() {
+    let Mixed { fx, .. } = &relay_after_a_mix_of_requests();
+    let rows = fx.rows();
     let m = fx.relay.metrics();
     let group = fx
         .rt
@@ -221,6 +260,14 @@ fn a_mix_of_requests_is_counted_in_every_series_and_logged_without_secrets() {
         "{m}"
     );
     assert_eq!(count("relay_failovers_total", &[("group", g)]), 1.0);
+    assert_eq!(
+        (
+            count("relay_sticky_total", &[("result", "hit")]),
+            count("relay_sticky_total", &[("result", "miss")])
+        ),
+        (1.0, 1.0),
+        "{m}"
+    );
     assert_eq!(
         count("relay_tokens_total", &[("type", "input"), ("model", MODEL)]),
         10.0 + 20.0 + 8.0 + 10.0
@@ -306,13 +353,6 @@ fn a_mix_of_requests_is_counted_in_every_series_and_logged_without_secrets() {
     }
     let (clean, said) = promtool_check(&m);
     assert!(clean, "promtool check metrics: {said}");
-    for name in dashboard_metrics() {
-        assert!(
-            m.contains(&format!("# TYPE {name} ")),
-            "the dashboard queries {name}, which the relay does not export"
-        );
-    }
-
     let log = fx.relay.stderr();
     let mut finished = 0;
     for line in log.lines().filter(|l| !l.trim().is_empty()) {
@@ -345,5 +385,19 @@ fn a_mix_of_requests_is_counted_in_every_series_and_logged_without_secrets() {
         ANSWER,
     ] {
         assert!(!log.contains(secret), "the log holds {secret}");
+    }
+}
+
+#[test]
+fn every_metric_the_grafana_dashboard_queries_is_exported_by_a_live_relay() {
+    let Mixed { fx, .. } = &relay_after_a_mix_of_requests();
+    let m = fx.relay.metrics();
+    let names = dashboard_metrics();
+    assert!(names.len() > 20, "the dashboard names {names:?}");
+    for name in names {
+        assert!(
+            m.contains(&format!("# TYPE {name} ")),
+            "the dashboard queries {name}, which the relay does not export"
+        );
     }
 }
