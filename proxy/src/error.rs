@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Api,
     /// 529.
     Overloaded,
+    /// 503 (type `overloaded_error`): the relay is shutting down and takes no new request;
+    /// retrying (on another instance) helps.
+    ShuttingDown,
 }
 
 impl ErrorKind {
@@ -43,7 +46,7 @@ impl ErrorKind {
             Self::RequestTooLarge => "request_too_large",
             Self::RateLimit | Self::RateLimitSoon => "rate_limit_error",
             Self::Api => "api_error",
-            Self::Overloaded => "overloaded_error",
+            Self::Overloaded | Self::ShuttingDown => "overloaded_error",
         }
     }
 
@@ -59,6 +62,7 @@ impl ErrorKind {
             Self::RateLimit | Self::RateLimitSoon => 429,
             Self::Api => 500,
             Self::Overloaded => 529,
+            Self::ShuttingDown => 503,
         }
     }
 
@@ -66,7 +70,11 @@ impl ErrorKind {
     pub fn is_final(self) -> bool {
         !matches!(
             self,
-            Self::Api | Self::Overloaded | Self::BodyTimeout | Self::RateLimitSoon
+            Self::Api
+                | Self::Overloaded
+                | Self::ShuttingDown
+                | Self::BodyTimeout
+                | Self::RateLimitSoon
         )
     }
 }

@@ -17,7 +17,7 @@ use pingora::{Error, Result};
 use serde_json::json;
 
 pub use crate::ctx::RequestCtx;
-use crate::error::write_json;
+use crate::error::{write_error, write_json, ErrorKind};
 use crate::lifecycle::Lifecycle;
 use crate::readiness::Readiness;
 use crate::relay::Relay;
@@ -116,11 +116,27 @@ impl ProxyHttp for FrontDoor {
                 write_json(session, 200, Bytes::new(), &rid, &[]).await?;
             }
             Route::Relay => {
+                if self.life.draining() {
+                    // Clients reconnect, to another instance, for their next request.
+                    session.set_keepalive(None);
+                }
+                if self.life.refusing() {
+                    crate::metrics::recorder().unrowed(Some(ErrorKind::ShuttingDown.status()));
+                    let msg = "the relay is shutting down; retry on another instance";
+                    return write_error(session, ErrorKind::ShuttingDown, msg, &rid, None)
+                        .await
+                        .map(|()| true);
+                }
                 ctx.inflight = Some(self.life.enter());
                 let relay = self.relay.clone();
                 // Boxed, like the large futures inside: a future is copied whole each time it
                 // moves, and nesting them by value made each request copy tens of KiB.
-                Box::pin(relay.handle(session, ctx)).await?;
+                let done = Box::pin(relay.handle(session, ctx)).await;
+                if ctx.row.is_none() {
+                    let sent = session.response_written().map(|h| h.status.as_u16());
+                    crate::metrics::recorder().unrowed(sent);
+                }
+                done?;
             }
             Route::Admin => return Ok(false),
         }

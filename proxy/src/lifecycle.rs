@@ -1,8 +1,10 @@
 //! Graceful shutdown (SPEC §5 "a graceful shutdown flushes everything"): on SIGTERM the relay
 //! reports not-ready (so a load balancer stops sending), waits until no relay request is in
 //! flight or `server.grace_period` has passed, and only then lets Pingora close the listeners.
-//! Pingora's own handler would always sleep the whole grace period, even when idle. SIGINT is
-//! a fast shutdown; SIGQUIT keeps Pingora's graceful upgrade.
+//! Pingora's own handler would always sleep the whole grace period, even when idle. For the
+//! first `server.drain_accept_s` new requests are still served (a load balancer takes a
+//! moment to see `/ready`); after that they are refused with a 503 `overloaded_error`.
+//! SIGINT is a fast shutdown; SIGQUIT keeps Pingora's graceful upgrade.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,6 +21,8 @@ use crate::readiness::Readiness;
 pub struct Lifecycle {
     inflight: AtomicUsize,
     ready: Arc<Readiness>,
+    /// Set `server.drain_accept_s` after SIGTERM: new relay requests are refused.
+    refusing: AtomicBool,
 }
 
 /// Counts one request in flight while it lives.
@@ -37,6 +41,7 @@ impl Lifecycle {
         Arc::new(Self {
             inflight: AtomicUsize::new(0),
             ready,
+            refusing: AtomicBool::new(false),
         })
     }
 
@@ -49,6 +54,16 @@ impl Lifecycle {
     /// Requests in flight now.
     pub fn inflight(&self) -> usize {
         self.inflight.load(Ordering::Acquire)
+    }
+
+    /// Whether new relay requests are refused (draining, past `server.drain_accept_s`).
+    pub fn refusing(&self) -> bool {
+        self.refusing.load(Ordering::Relaxed)
+    }
+
+    /// Whether the process is draining (SIGTERM received).
+    pub fn draining(&self) -> bool {
+        self.ready.draining()
     }
 }
 
@@ -71,6 +86,9 @@ pub struct DrainingShutdown {
     pub life: Arc<Lifecycle>,
     /// Longest wait for requests in flight.
     pub grace: Duration,
+    /// How long after SIGTERM new requests are still accepted (a load balancer takes a
+    /// moment to notice `/ready`).
+    pub accept_for: Duration,
 }
 
 #[async_trait]
@@ -99,7 +117,11 @@ impl ShutdownSignalWatch for DrainingShutdown {
             "SIGTERM: draining relay requests before stopping"
         );
         loop {
-            if self.life.inflight() == 0 {
+            if !self.life.refusing() && started.elapsed() >= self.accept_for {
+                tracing::info!("drain: new relay requests are refused from now on");
+                self.life.refusing.store(true, Ordering::Relaxed);
+            }
+            if self.life.inflight() == 0 && started.elapsed() >= self.accept_for {
                 tracing::info!(after_ms = started.elapsed().as_millis() as u64, "drained");
                 return ShutdownSignal::GracefulTerminate;
             }

@@ -4,6 +4,7 @@
 //! level, whoever logged it.
 
 use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
 
 use relay_shared::config::{LogConfig, LogFormat};
 use tracing_subscriber::fmt::MakeWriter;
@@ -35,17 +36,51 @@ impl Write for EventWriter {
     }
 }
 
+/// Replaces the filter of the installed subscriber.
+type SetFilter = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+
+/// How to change the level later: set once by [`init`], `None` when `RUST_LOG` rules.
+static SET_FILTER: OnceLock<SetFilter> = OnceLock::new();
+
 /// Installs the global subscriber; a second call is a no-op.
 pub fn init(cfg: &LogConfig) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&cfg.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let env_rules = from_env.is_some();
+    let filter = from_env
+        .or_else(|| EnvFilter::try_new(&cfg.level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(RedactingStderr);
-    let _ = match cfg.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+    let set: SetFilter = match cfg.format {
+        LogFormat::Json => {
+            let b = builder.json().with_filter_reloading();
+            let handle = b.reload_handle();
+            if b.try_init().is_err() {
+                return;
+            }
+            Box::new(move |f| handle.reload(f).map_err(|e| e.to_string()))
+        }
+        LogFormat::Text => {
+            let b = builder.with_filter_reloading();
+            let handle = b.reload_handle();
+            if b.try_init().is_err() {
+                return;
+            }
+            Box::new(move |f| handle.reload(f).map_err(|e| e.to_string()))
+        }
     };
+    if !env_rules {
+        let _ = SET_FILTER.set(set);
+    }
+}
+
+/// Applies a new `log.level` (a reload); says why not when it cannot.
+pub fn set_level(level: &str) -> Result<(), String> {
+    let Some(set) = SET_FILTER.get() else {
+        return Err("RUST_LOG is set and wins over log.level".into());
+    };
+    let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+    set(filter)
 }

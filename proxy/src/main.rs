@@ -34,9 +34,10 @@ fn main() -> ExitCode {
         return cli::healthcheck::run(&config);
     }
     logging::init(&config.log);
+    let source = relay_proxy::reload::Source { path, required };
     let result = match command {
-        Command::Serve => server::run_front_door(config.clone(), config.admin.embedded),
-        Command::Proxy => server::run_front_door(config, false),
+        Command::Serve => server::run_front_door(config.clone(), config.admin.embedded, source),
+        Command::Proxy => server::run_front_door(config, false, source),
         Command::Admin => server::run_admin_only(config),
         Command::Migrate => server::run_migrate(&config),
         Command::ResetAdminPassword => server::run_reset_admin_password(&config),

@@ -63,6 +63,11 @@ impl Readiness {
         self.draining.store(true, Ordering::Release);
     }
 
+    /// Whether the process is shutting down.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
     /// Marks the snapshot as loaded.
     pub fn set_snapshot_loaded(&self) {
         self.snapshot_loaded.store(true, Ordering::Release);

@@ -26,7 +26,6 @@ use crate::snapshot::SnapshotStore;
 use crate::startup::{prepare, Prepared};
 use crate::upstream::Upstream;
 use pingora::connectors::ConnectorOptions;
-use relay_shared::pricing::PriceTable;
 use relay_shared::usage_pipeline::UsagePipeline;
 
 /// How often the database is probed for `/ready`.
@@ -65,8 +64,12 @@ async fn start_admin(config: &Arc<Config>, prepared: &Prepared) -> anyhow::Resul
 }
 
 /// `relay serve` (front door + embedded admin when `admin.embedded`) and `relay proxy`
-/// (front door only).
-pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
+/// (front door only); `source` is re-read on SIGHUP or when it changes.
+pub fn run_front_door(
+    config: Config,
+    with_admin: bool,
+    source: crate::reload::Source,
+) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let core = core_runtime()?;
     let ready = Arc::new(Readiness::default());
@@ -144,8 +147,11 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
     let connector = ConnectorOptions::from_server_conf(&server.configuration);
     let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
     core.spawn(crate::health::writer::run(prepared.db.clone(), health_rx));
-    let health = Arc::new(HealthBook::new(config.health.clone(), health_tx));
+    let tunables = crate::tunables::shared(&config);
+    let health = Arc::new(HealthBook::new(tunables.clone(), health_tx));
+    core.spawn(crate::reload::Reloader::new(source, &config, tunables.clone()).run());
     let store_for_probe = store.clone();
+    let metrics_store = store.clone();
     let oauth = Arc::new(OAuthRefresher::new(
         prepared.db.clone(),
         prepared.secrets.secret_box.clone(),
@@ -157,21 +163,12 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
     let relay = Arc::new(Relay {
         store,
         upstream: Upstream::new(connector, &config.relay),
-        prices: Arc::new(PriceTable::from_config(&config.pricing)),
-        known_models: config
-            .pricing
-            .models
-            .keys()
-            .filter(|m| !m.contains('*'))
-            .cloned()
-            .collect(),
+        tunables: tunables.clone(),
         sink,
         max_body: config.relay.max_body_bytes,
-        max_attempts: config.scheduler.max_attempts,
         health: health.clone(),
         limiter: limits.limiter.clone(),
         queues: SlotQueues::default(),
-        queue_timeout: config.scheduler.queue_timeout,
         oauth,
     });
     core.spawn(crate::health::probe::run(
@@ -207,11 +204,28 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
             "server.max_connections lowered to stay below the descriptor limit (raise `ulimit -n`)"
         );
     }
+    let slots = Slots::new(cap, config.server.max_connections_per_ip);
+    if config.metrics.enabled {
+        let shared = limits.limiter.clone();
+        let sources = crate::metrics::render::Sources {
+            store: metrics_store,
+            life: life.clone(),
+            pipeline: pipeline.stats(),
+            slots: slots.clone(),
+            db: prepared.db.clone(),
+            // `None` without Redis (the gauge then says 1: nothing to be down).
+            shared_up: Some(Box::new(move || shared.shared_up())),
+        };
+        let scraper = Arc::new(crate::metrics::render::Scraper::new(sources));
+        let addr = config.metrics_addr();
+        core.block_on(crate::metrics::serve::bind(addr, scraper))
+            .with_context(|| format!("cannot listen on metrics.listen {addr}"))?;
+    }
     server.add_service(FrontListener::new(
         "front door",
         listener,
         front,
-        Slots::new(cap, config.server.max_connections_per_ip),
+        slots,
         config.server.header_timeout,
         config.server.threads,
     ));
@@ -220,6 +234,7 @@ pub fn run_front_door(config: Config, with_admin: bool) -> anyhow::Result<()> {
         shutdown_signal: Box::new(DrainingShutdown {
             life,
             grace: config.server.grace_period,
+            accept_for: Duration::from_secs(config.server.drain_accept_s),
         }),
     });
 

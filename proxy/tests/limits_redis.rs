@@ -227,6 +227,7 @@ fn redis_stopped_mid_traffic_then_back() {
         status == 200 && body["redis"] == "down"
     });
     assert_eq!(post(&fx), 200);
+    assert!(fx.relay.metrics().lines().any(|l| l == "relay_redis_up 0"));
     let log = fx.relay.stderr();
     assert_eq!(
         log.matches("Redis unreachable").count(),

@@ -24,6 +24,7 @@ use relay_shared::models::AccountState;
 use tokio::sync::mpsc;
 
 use crate::snapshot::AccountEntry;
+use crate::tunables::SharedTunables;
 use writer::Transition;
 
 /// The live health of one account; survives snapshot rebuilds.
@@ -94,7 +95,7 @@ impl AccountHealth {
 /// Records health transitions: in memory at once, in the database by the [`writer`].
 #[derive(Debug)]
 pub struct HealthBook {
-    cfg: HealthConfig,
+    tunables: SharedTunables,
     tx: mpsc::UnboundedSender<Transition>,
 }
 
@@ -108,14 +109,15 @@ pub enum Recorded {
 }
 
 impl HealthBook {
-    /// A book with `cfg`'s cooldowns, persisting through `tx`.
-    pub fn new(cfg: HealthConfig, tx: mpsc::UnboundedSender<Transition>) -> Self {
-        Self { cfg, tx }
+    /// A book with the cooldowns of `tunables` (read at each use, so a reload applies at
+    /// once), persisting through `tx`.
+    pub fn new(tunables: SharedTunables, tx: mpsc::UnboundedSender<Transition>) -> Self {
+        Self { tunables, tx }
     }
 
-    /// The health configuration.
-    pub fn config(&self) -> &HealthConfig {
-        &self.cfg
+    /// The health configuration in force.
+    pub fn config(&self) -> HealthConfig {
+        self.tunables.load().health.clone()
     }
 
     fn send(&self, a: &AccountEntry, t: Transition) {
@@ -147,16 +149,16 @@ impl HealthBook {
     /// `health.error_window`.
     pub fn failed(&self, a: &AccountEntry, now_ms: i64, detail: &str) -> Recorded {
         let h = &a.rt.health;
-        let n = h.count_failure(now_ms, self.cfg.error_window);
-        if n >= self.cfg.error_threshold {
+        let cfg = self.config();
+        let n = h.count_failure(now_ms, cfg.error_window);
+        if n >= cfg.error_threshold {
             h.errored.store(true, Ordering::Relaxed);
-            let reason = format!("{n} failures within {} s", self.cfg.error_window.as_secs());
+            let reason = format!("{n} failures within {} s", cfg.error_window.as_secs());
             tracing::warn!(account_id = a.id, failures = n, "account moved to error");
             self.send(a, Transition::error(a, &reason, detail));
             return Recorded::Error;
         }
-        let until =
-            now_ms + i64::try_from(self.cfg.cooldown_5xx.as_millis()).unwrap_or(i64::MAX / 4);
+        let until = now_ms + i64::try_from(cfg.cooldown_5xx.as_millis()).unwrap_or(i64::MAX / 4);
         h.cooling_until.fetch_max(until, Ordering::Relaxed);
         let until = h.cooling_until.load(Ordering::Relaxed);
         tracing::warn!(

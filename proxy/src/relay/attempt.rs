@@ -55,7 +55,8 @@ pub async fn run(
     let mut tried: Vec<i64> = Vec::new();
     let mut last = Last::None;
     let queue = relay.queues.group(req.key.group_id);
-    let deadline = Instant::now() + relay.queue_timeout;
+    let tunables = relay.tunables.load_full();
+    let deadline = Instant::now() + tunables.queue_timeout;
     let mut lost_races = 0;
     let pinned = req.pinned;
     loop {
@@ -102,7 +103,7 @@ pub async fn run(
         } else {
             body::with_model(&req.body, req.meta, &upstream_model)
         };
-        let more = (tried.len() as u32) < relay.max_attempts;
+        let more = (tried.len() as u32) < tunables.max_attempts;
         // An OAuth account's token: the snapshot's, or a fresher one (refreshed when due).
         let mut token = relay.oauth.token_for(&account).await;
         let mut refreshed = false;
@@ -115,7 +116,10 @@ pub async fn run(
             let sent = relay
                 .upstream
                 .send(&account, header, again, send_body.clone());
-            let ex = match Box::pin(sent).await {
+            let waited = Instant::now();
+            let sent = Box::pin(sent).await;
+            row.upstream_wait += waited.elapsed();
+            let ex = match sent {
                 Ok(ex) => ex,
                 Err(e) => break (Err(e), 0),
             };
@@ -141,6 +145,8 @@ pub async fn run(
                 }
             }
         };
+        let answered = ex.as_ref().ok().map(|_| status);
+        crate::metrics::recorder().attempt(account.id, answered);
         let mut ex = match ex {
             Ok(ex) => ex,
             Err(e) => {
@@ -234,6 +240,9 @@ fn note_attempt(row: &mut PendingRow, a: &AccountEntry, n: usize, sticky: bool, 
     }
     .into();
     row.record.upstream_model = a.map_model(&req.meta.model).to_string();
+    if n == 1 && req.session_id.is_some() {
+        crate::metrics::recorder().sticky(sticky);
+    }
 }
 
 /// Streams an answer, holding the account's slot until it ends.

@@ -14,7 +14,6 @@ use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use relay_shared::glob;
 use relay_shared::models::Outcome;
-use relay_shared::pricing::PriceTable;
 use relay_shared::usage_pipeline::UsageSink;
 
 use crate::auth::authenticate;
@@ -28,6 +27,7 @@ use crate::queue::SlotQueues;
 use crate::snapshot::KeyEntry;
 use crate::snapshot::SnapshotStore;
 use crate::sticky;
+use crate::tunables::SharedTunables;
 use crate::upstream::Upstream;
 use row::PendingRow;
 
@@ -53,24 +53,18 @@ pub struct Relay {
     pub store: Arc<SnapshotStore>,
     /// Upstream connections.
     pub upstream: Upstream,
-    /// Model prices.
-    pub prices: Arc<PriceTable>,
-    /// Model ids listed by `GET /v1/models` (before filtering by key and group).
-    pub known_models: Vec<String>,
+    /// Prices, attempts, queue wait and health thresholds: swapped whole by a reload.
+    pub tunables: SharedTunables,
     /// Where usage rows go.
     pub sink: UsageSink,
     /// Largest request body.
     pub max_body: u64,
-    /// Accounts tried per request.
-    pub max_attempts: u32,
     /// Account health: cooldowns and errors, recorded as failures are seen.
     pub health: Arc<HealthBook>,
     /// Key limits and sticky session pins (in memory, or shared through Redis).
     pub limiter: SharedLimiter,
     /// Lines for a slot when every account of a group is full.
     pub queues: SlotQueues,
-    /// Longest wait in such a line.
-    pub queue_timeout: std::time::Duration,
     /// OAuth token refreshes.
     pub oauth: Arc<OAuthRefresher>,
 }
@@ -198,7 +192,7 @@ impl Relay {
             .to_string();
         let row = ctx.row.insert(PendingRow::start(
             self.sink.clone(),
-            self.prices.clone(),
+            self.tunables.load().prices.clone(),
             &rid,
             key.user_id,
             key.id,

@@ -18,7 +18,8 @@ pub fn visible_models(relay: &Relay, snap: &Snapshot, key: &KeyEntry) -> Vec<Str
         .group(key.group_id)
         .map(|g| g.accounts.as_slice())
         .unwrap_or_default();
-    let mut ids: Vec<String> = relay
+    let tunables = relay.tunables.load();
+    let mut ids: Vec<String> = tunables
         .known_models
         .iter()
         .chain(accounts.iter().flat_map(|a| a.allowed_models.iter()))

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use relay_shared::db::usage::UsageRecord;
 use relay_shared::models::Outcome;
@@ -50,6 +50,8 @@ pub struct PendingRow {
     /// The status already sent to the client, if any (for checkpoints; the row's own status
     /// is set when the request ends).
     pub sent_status: Option<u16>,
+    /// Time spent waiting for upstreams, every attempt (the rest is the relay's overhead).
+    pub upstream_wait: Duration,
     /// `end` was called: the row has its final status.
     ended: bool,
     finished: bool,
@@ -93,6 +95,7 @@ impl PendingRow {
             usage: Usage::default(),
             first_byte: None,
             sent_status: None,
+            upstream_wait: Duration::ZERO,
             ended: false,
             finished: false,
             hold: None,
@@ -178,18 +181,32 @@ impl Drop for PendingRow {
         if matches!(matched, PriceMatch::Default) && !self.record.upstream_model.is_empty() {
             note_unpriced(&self.record.upstream_model);
         }
+        crate::metrics::recorder().finished(&crate::metrics::Finished {
+            record: &self.record,
+            priced: !matches!(matched, PriceMatch::Default),
+            started: self.started,
+            first_byte: self.first_byte,
+            upstream_wait: self.upstream_wait,
+        });
+        let r = &self.record;
         tracing::info!(
-            request_id = %self.record.request_id,
-            key_id = self.record.api_key_id,
-            account_id = ?self.record.account_id,
-            model = %self.record.model,
-            status = self.record.status_code,
-            outcome = %self.record.outcome,
-            input = self.record.input_tokens,
-            output = self.record.output_tokens,
-            cost_micro_usd = self.record.cost_micro_usd,
-            duration_ms = self.record.duration_ms,
-            "relayed"
+            request_id = %r.request_id,
+            key_id = r.api_key_id,
+            account_id = r.account_id,
+            model = %r.model,
+            upstream_model = %r.upstream_model,
+            stream = r.stream,
+            status = r.status_code,
+            outcome = %r.outcome,
+            attempts = r.attempts,
+            input_tokens = r.input_tokens,
+            output_tokens = r.output_tokens,
+            cache_read_tokens = r.cache_read_input_tokens,
+            cache_write_tokens = r.cache_creation_5m_input_tokens + r.cache_creation_1h_input_tokens,
+            cost_micro_usd = r.cost_micro_usd,
+            duration_ms = r.duration_ms,
+            ttfb_ms = r.ttfb_ms,
+            "request finished"
         );
         if let Some((limiter, lease)) = self.hold.take() {
             // Counted when the request started, as the roll-ups count it (the counters

@@ -133,7 +133,7 @@ impl Fixture {
     /// Seeds a fresh database and starts the relay with `env`; `None` when the MySQL half is
     /// skipped outside CI.
     pub fn start(backend: Backend, reply: Reply, env: &[(&str, &str)]) -> Option<Fixture> {
-        Self::start_with_key(backend, reply, env, &api_keys::ApiKeyPatch::default())
+        Self::start_with(backend, reply, env, &api_keys::ApiKeyPatch::default(), None)
     }
 
     /// As [`Fixture::start`], the client key changed by `key` (its limits, say) before the
@@ -144,6 +144,34 @@ impl Fixture {
         env: &[(&str, &str)],
         key: &api_keys::ApiKeyPatch,
     ) -> Option<Fixture> {
+        Self::start_with(backend, reply, env, key, None)
+    }
+
+    /// [`Fixture::start`] with `config` written to `config.yaml` in the relay's working
+    /// directory (`None`: the shipped file).
+    pub fn start_with_config(
+        backend: Backend,
+        reply: Reply,
+        env: &[(&str, &str)],
+        config: Option<&str>,
+    ) -> Option<Fixture> {
+        Self::start_with(
+            backend,
+            reply,
+            env,
+            &api_keys::ApiKeyPatch::default(),
+            config,
+        )
+    }
+
+    /// [`Fixture::start`] with the key changed by `key` and the configuration `config`.
+    pub fn start_with(
+        backend: Backend,
+        reply: Reply,
+        env: &[(&str, &str)],
+        key: &api_keys::ApiKeyPatch,
+        config: Option<&str>,
+    ) -> Option<Fixture> {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let db = open(&rt, backend)?;
         let enc_key = generate_encryption_key();
@@ -152,7 +180,15 @@ impl Fixture {
         let (user_id, key_id, account_id) = rt.block_on(seed(&db.db, &sb, &mock.url()));
         rt.block_on(api_keys::update(&db.db, key_id, key)).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let relay = Self::launch(dir.path(), 1, &db.url, &enc_key, env);
+        let config_path = match config {
+            Some(text) => {
+                let path = dir.path().join("config.yaml");
+                std::fs::write(&path, text).unwrap();
+                path
+            }
+            None => super::shipped_config(),
+        };
+        let relay = Self::launch_with_config(dir.path(), 1, &db.url, &enc_key, env, &config_path);
         Some(Fixture {
             rt,
             db,
@@ -174,6 +210,19 @@ impl Fixture {
         enc_key: &str,
         env: &[(&str, &str)],
     ) -> Relay {
+        let config = super::shipped_config();
+        Self::launch_with_config(dir, run, db_url, enc_key, env, &config)
+    }
+
+    /// [`Fixture::launch`] with the configuration file `config`.
+    pub fn launch_with_config(
+        dir: &std::path::Path,
+        run: u32,
+        db_url: &str,
+        enc_key: &str,
+        env: &[(&str, &str)],
+        config: &std::path::Path,
+    ) -> Relay {
         let mut all: Vec<(&str, &str)> = vec![
             ("RELAY__DATABASE__URL", db_url),
             ("RELAY_ENCRYPTION_KEY", enc_key),
@@ -182,7 +231,7 @@ impl Fixture {
             ("RELAY__USAGE__FLUSH_INTERVAL", "100ms"),
         ];
         all.extend_from_slice(env);
-        Relay::start(dir, run, &all)
+        Relay::start_with_config(dir, run, &all, config)
     }
 
     /// URL of a relay path.

@@ -8,6 +8,7 @@ pub mod forwarder;
 pub mod mock;
 pub mod proxies;
 pub mod redis;
+pub mod scrape;
 pub mod tls;
 pub mod world;
 
@@ -72,6 +73,10 @@ pub struct Relay {
     pub base: String,
     /// Base URL of the admin sidecar.
     pub admin_base: String,
+    /// Base URL of the metrics endpoint.
+    pub metrics_base: String,
+    /// How the process exited, once it has.
+    pub exit: Option<ExitStatus>,
     run: u32,
 }
 
@@ -79,18 +84,24 @@ impl Relay {
     /// Starts `relay serve` in `dir` with the shipped config, free ports and `env`, and waits
     /// until `/health` answers. `run` numbers the output files (`stdout-<run>.txt`).
     pub fn start(dir: &Path, run: u32, env: &[(&str, &str)]) -> Relay {
+        Self::start_with_config(dir, run, env, &shipped_config())
+    }
+
+    /// [`Relay::start`] with the configuration file `config`.
+    pub fn start_with_config(dir: &Path, run: u32, env: &[(&str, &str)], config: &Path) -> Relay {
         let port = free_port();
+        let metrics_listen = format!("127.0.0.1:{}", free_port());
         let admin_port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let admin_listen = format!("127.0.0.1:{admin_port}");
         let mut all: Vec<(&str, &str)> = vec![
             ("RELAY__SERVER__LISTEN", &listen),
             ("RELAY__ADMIN__LISTEN", &admin_listen),
+            ("RELAY__METRICS__LISTEN", &metrics_listen),
         ];
         all.extend_from_slice(env);
         let stdout = std::fs::File::create(dir.join(format!("stdout-{run}.txt"))).unwrap();
         let stderr = std::fs::File::create(dir.join(format!("stderr-{run}.txt"))).unwrap();
-        let config = shipped_config();
         let child = base_command(dir, &all)
             .args(["--config", config.to_str().unwrap(), "serve"])
             .stdout(Stdio::from(stdout))
@@ -102,6 +113,8 @@ impl Relay {
             dir: dir.to_path_buf(),
             base: format!("http://{listen}"),
             admin_base: format!("http://{admin_listen}"),
+            metrics_base: format!("http://{metrics_listen}"),
+            exit: None,
             run,
         };
         relay.wait_healthy();
@@ -147,6 +160,21 @@ impl Relay {
         self.send("-TERM");
     }
 
+    /// Sends SIGHUP (reload the configuration).
+    pub fn send_hup(&self) {
+        self.send("-HUP");
+    }
+
+    /// The text of `GET /metrics`.
+    pub fn metrics(&self) -> String {
+        client()
+            .get(format!("{}/metrics", self.metrics_base))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     fn send(&self, sig: &str) {
         if let Some(child) = &self.child {
             let _ = Command::new("kill")
@@ -160,7 +188,8 @@ impl Relay {
         let started = Instant::now();
         if let Some(mut child) = self.child.take() {
             while started.elapsed() < Duration::from_secs(40) {
-                if child.try_wait().unwrap().is_some() {
+                if let Some(status) = child.try_wait().unwrap() {
+                    self.exit = Some(status);
                     return started.elapsed();
                 }
                 std::thread::sleep(Duration::from_millis(50));

@@ -84,6 +84,9 @@ pub struct ServerConfig {
     /// How long a graceful shutdown waits for streams in flight.
     #[serde(with = "humantime_serde")]
     pub grace_period: Duration,
+    /// Seconds after SIGTERM during which new requests are still served (while load
+    /// balancers notice `/ready`); after them new requests get 503.
+    pub drain_accept_s: u64,
     /// Longest time a client may take to send a request header (slow clients cannot hold
     /// the front door).
     #[serde(with = "humantime_serde")]
@@ -107,6 +110,7 @@ impl Default for ServerConfig {
             threads: 2,
             data_dir: PathBuf::from("data"),
             grace_period: Duration::from_secs(60),
+            drain_accept_s: 5,
             header_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             max_connections: 16_000,
