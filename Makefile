@@ -49,6 +49,7 @@ test: lint test-deps
 	./scripts/test-schemathesis.sh
 	./scripts/test-web.sh
 	./scripts/test-deploy.sh
+	./scripts/test-seed-import.sh
 
 # The benchmark of SPEC §15 (bench/): the relay against bare Pingora, nginx and a direct
 # connection in one run on loopback; writes bench/RESULTS.md. Takes about 4 minutes.

@@ -63,3 +63,14 @@ if ! command -v redis-server >/dev/null 2>&1; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends redis-server
 fi
+
+# The mysql client, jq and curl: scripts/test-seed-import.sh drives deploy/seed-import/import-seed.sh.
+need=()
+command -v jq >/dev/null 2>&1 || need+=(jq)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+{ command -v mysql || command -v mariadb; } >/dev/null 2>&1 || need+=(mariadb-client)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]} (the seed import test)"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi

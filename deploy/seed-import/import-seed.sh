@@ -39,7 +39,7 @@ mysql_bin=$(command -v mysql || command -v mariadb) || fail "the mysql client is
 for tool in curl jq openssl; do command -v "$tool" >/dev/null || fail "$tool is needed"; done
 # shellcheck disable=SC2206 # MYSQL_OPTS is a list of client options, split on purpose
 opts=(${MYSQL_OPTS:-})
-sql() { "$mysql_bin" "${opts[@]}" -N -B -r "$@"; }
+sql() { "$mysql_bin" "${opts[@]}" -D "$RELAY_DB" -N -B -r "$@"; }
 
 users_now=$(sql -e "SELECT COUNT(*) FROM \`$RELAY_DB\`.users")
 [ "$users_now" = 1 ] || fail "$RELAY_DB has $users_now users; import into a fresh relay database (only its admin)"
@@ -78,12 +78,12 @@ CREATE TEMPORARY TABLE gmap (seed_id BIGINT PRIMARY KEY, name VARCHAR(64) NOT NU
 INSERT INTO gmap (seed_id, name, owner_id, description)
   SELECT g.id,
          IF((SELECT COUNT(*) FROM \`$SEED_DB\`.\`groups\` d WHERE d.name = g.name AND d.deleted_at IS NULL) = 1
-              AND g.name NOT IN (SELECT name FROM \`$RELAY_DB\`.\`groups\` WHERE is_default),
+              AND g.name COLLATE utf8mb4_unicode_ci NOT IN (SELECT name FROM \`$RELAY_DB\`.\`groups\` WHERE is_default),
             LEFT(g.name, 64), LEFT(CONCAT(su.username, '-', g.name), 64)),
          u.id, LEFT(COALESCE(g.remark, ''), 255)
   FROM \`$SEED_DB\`.\`groups\` g
   JOIN \`$SEED_DB\`.users su ON su.id = g.user_id
-  JOIN \`$RELAY_DB\`.users u ON u.username = su.username
+  JOIN \`$RELAY_DB\`.users u ON u.username = su.username COLLATE utf8mb4_unicode_ci
   WHERE g.deleted_at IS NULL;
 SET @default_group = (SELECT id FROM \`$RELAY_DB\`.\`groups\` WHERE is_default LIMIT 1);
 "
@@ -95,7 +95,7 @@ SET @now = CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED);
 $gmap
 INSERT INTO \`$RELAY_DB\`.\`groups\` (name, description, owner_id, is_default, created_at, updated_at)
   SELECT name, description, owner_id, FALSE, @now, @now FROM gmap;
-UPDATE gmap m JOIN \`$RELAY_DB\`.\`groups\` r ON r.name = m.name SET m.relay_id = r.id;
+UPDATE gmap m JOIN \`$RELAY_DB\`.\`groups\` r ON r.name = m.name COLLATE utf8mb4_unicode_ci SET m.relay_id = r.id;
 INSERT INTO \`$RELAY_DB\`.api_keys (user_id, group_id, name, key_hash, key_prefix, enabled, expires_at,
     allowed_models, daily_limit_micro_usd, total_limit_micro_usd, rpm_limit, concurrency_limit,
     created_at, updated_at)
@@ -107,7 +107,7 @@ INSERT INTO \`$RELAY_DB\`.api_keys (user_id, group_id, name, key_hash, key_prefi
          CAST(ROUND(COALESCE(k.daily_limit, 0) * 1000000) AS SIGNED), 0, 0, 0, @now, @now
   FROM \`$SEED_DB\`.api_keys k
   JOIN \`$SEED_DB\`.users su ON su.id = k.user_id
-  JOIN \`$RELAY_DB\`.users u ON u.username = su.username
+  JOIN \`$RELAY_DB\`.users u ON u.username = su.username COLLATE utf8mb4_unicode_ci
   LEFT JOIN gmap m ON m.seed_id = k.group_id
   WHERE k.deleted_at IS NULL AND k.\`key\` <> '';
 -- A key's owner may use its group: owners may; anyone else becomes a member.
@@ -128,7 +128,7 @@ while IFS= read -r body; do
   accounts=$((accounts + 1))
 done < <(sql <<SQL
 $gmap
-UPDATE gmap m JOIN \`$RELAY_DB\`.\`groups\` r ON r.name = m.name SET m.relay_id = r.id;
+UPDATE gmap m JOIN \`$RELAY_DB\`.\`groups\` r ON r.name = m.name COLLATE utf8mb4_unicode_ci SET m.relay_id = r.id;
 SELECT JSON_OBJECT('name', a.name, 'platform_type', a.platform_type,
     'request_url', NULLIF(a.request_url, ''), 'secret_key', NULLIF(a.secret_key, ''),
     'access_token', NULLIF(a.access_token, ''), 'refresh_token', NULLIF(a.refresh_token, ''),
