@@ -42,6 +42,16 @@ export function spentPercent(spent: number, limit: number): number | null {
   return Math.min(100, Math.max(0, (spent / limit) * 100));
 }
 
+/**
+ * A percentage as shown beside a bar: whole percent, but `<1%` for a little spend (not `0%`)
+ * and `99%` until the limit is really reached (not a rounded-up `100%`).
+ */
+export function percentText(percent: number, reached: boolean): string {
+  if (reached) return '100%';
+  if (percent > 0 && percent < 1) return '<1%';
+  return `${Math.min(99, Math.round(percent))}%`;
+}
+
 /** The meter level of a percentage. */
 export function meterLevel(percent: number | null): MeterLevel {
   if (percent === null || percent < 70) return 'ok';

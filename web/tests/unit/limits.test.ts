@@ -5,7 +5,7 @@ import { nextTick } from 'vue';
 import type { LimitUse, SpendView } from '@/api/apiKeys';
 import LimitMeters from '@/components/LimitMeters.vue';
 import { i18n } from '@/locales';
-import { limitMeters, meterLevel, resetAtMs, spentPercent } from '@/utils/limits';
+import { limitMeters, meterLevel, percentText, resetAtMs, spentPercent } from '@/utils/limits';
 
 const now = Date.parse('2026-05-01T12:00:00Z');
 
@@ -36,6 +36,14 @@ describe('spend against a limit', () => {
     expect(spentPercent(1_500_000, 10_000_000)).toBe(15);
     expect(spentPercent(12, 10)).toBe(100);
     expect(spentPercent(5, 0)).toBeNull();
+  });
+
+  it('reads <1% for a little spend and 100% only once the limit is reached', () => {
+    expect(percentText(0, false)).toBe('0%');
+    expect(percentText(0.04, false)).toBe('<1%');
+    expect(percentText(42.4, false)).toBe('42%');
+    expect(percentText(99.8, false)).toBe('99%');
+    expect(percentText(100, true)).toBe('100%');
   });
 
   it('turns amber from 70 % and red from 90 %', () => {
