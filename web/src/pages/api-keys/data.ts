@@ -111,13 +111,13 @@ export const keyRules = (): Record<string, FormRule[]> => ({
 export function columns(admin: boolean) {
   return [
     { colKey: 'name', title: t('keys.name'), minWidth: 190 },
-    ...(admin ? [{ colKey: 'owner', title: t('keys.owner'), width: 100, ellipsis: true }] : []),
+    ...(admin ? [{ colKey: 'owner', title: t('keys.owner'), width: 90, ellipsis: true }] : []),
     { colKey: 'status', title: t('keys.status'), width: 90 },
-    { colKey: 'today', title: t('keys.todaySpend'), width: 130, align: 'right' as const },
-    { colKey: 'limits', title: t('keys.limits'), width: 230 },
-    { colKey: 'expires_at', title: t('keys.expiresAt'), width: 165 },
-    { colKey: 'enabled', title: t('common.enabled'), width: 80, align: 'center' as const },
-    { colKey: 'op', title: t('common.actions'), width: 160, fixed: 'right' as const },
+    { colKey: 'today', title: t('keys.todaySpend'), width: 115, align: 'right' as const },
+    { colKey: 'limits', title: t('keys.limits'), width: 220 },
+    { colKey: 'expires_at', title: t('keys.expiresAt'), width: 160 },
+    { colKey: 'enabled', title: t('common.enabled'), width: 90, align: 'center' as const },
+    { colKey: 'op', title: t('common.actions'), width: 150, fixed: 'right' as const },
   ];
 }
 
