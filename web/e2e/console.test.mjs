@@ -19,6 +19,9 @@ const results = path.join(webDir, 'test-results');
 const screens = path.join(results, 'screens');
 const DESKTOP = { width: 1440, height: 900 };
 const PHONE = { width: 390, height: 844 };
+/** Limits set on the e2e key, USD: far above what the suite spends, so nothing is refused. */
+const WEEKLY_LIMIT = 50;
+const FIVE_HOUR_LIMIT = 10;
 
 const guard = new Guard();
 let mock;
@@ -27,6 +30,25 @@ let browser;
 let admin; // the admin's context
 let page; // the admin's page
 const state = { key: '', keyId: 0, accountId: 0, rows: [] };
+
+/**
+ * Checks the weekly and 5-hour meters in `meters`: both show `total` µUSD spent against
+ * their limit; the week counts down (and ticks) to its reset; the rolling window, far under
+ * its limit, has nothing to wait for.
+ */
+async function checkMeters(meters, total) {
+  for (const [window, limit] of [['weekly', WEEKLY_LIMIT], ['five_hours', FIVE_HOUR_LIMIT]]) {
+    const m = meters.locator(`[data-testid="limit-${window}"]`);
+    const spent = await m.locator('[data-testid="limit-spent"]').innerText();
+    assert.ok(moneyShows(spent, total), `${window}: ${spent} spent for ${total} µUSD`);
+    assert.equal(await m.locator('[data-testid="limit-of"]').innerText(), `$${limit.toFixed(2)}`);
+  }
+  const reset = meters.locator('[data-testid="limit-weekly"] [data-testid="limit-reset"]');
+  const first = await reset.innerText();
+  assert.match(first, /^(\d+d )?\d{1,2}:\d{2}(:\d{2})?$/, `the weekly countdown reads ${first}`);
+  await waitFor('the weekly countdown to tick', async () => (await reset.innerText()) !== first, 5_000);
+  assert.equal(await meters.locator('[data-testid="limit-five_hours"] [data-testid="limit-reset"]').count(), 0);
+}
 
 /** Goes to a console path and waits until its requests are done. */
 async function visit(p, url) {
@@ -43,6 +65,11 @@ async function screenshotAll(p, mode) {
     for (let i = 0; i < (await charts.count()); i++) await chartDrawn(charts.nth(i));
     await shot(p, screens, `${name}-${mode}`);
   }
+  // An address the console does not know: the relay answers the console (SPA fallback), which
+  // shows its not-found page.
+  await visit(p, '/no-such-page');
+  await p.locator('.not-found').waitFor();
+  await shot(p, screens, `not-found-${mode}`);
 }
 
 before(async () => {
@@ -156,6 +183,7 @@ describe('the console against a real relay', () => {
     await page.locator('[data-testid="key-form"] input[name="name"]').fill('e2e-key');
     await page.locator('[data-testid="key-group"]').click();
     await pick(page, 'e2e-pool');
+    await page.locator('[data-testid="key-weekly_limit_usd"] input').fill(String(WEEKLY_LIMIT));
     await page.locator('[data-testid="key-submit"]').click();
     await page.locator('[data-testid="created-key"]').waitFor();
     state.key = await inputValue(page, 'created-key');
@@ -166,7 +194,26 @@ describe('the console against a real relay', () => {
     await shot(page, screens, 'api-keys-created-light');
     await page.locator('[data-testid="key-created"]').getByRole('button', { name: '我已复制' }).click();
     const keys = await (await page.request.get(`${relay.base}/api/v1/api-keys`)).json();
-    state.keyId = keys.items.find((k) => k.name === 'e2e-key').id;
+    const key = keys.items.find((k) => k.name === 'e2e-key');
+    state.keyId = key.id;
+    assert.equal(key.weekly_limit_usd, WEEKLY_LIMIT, 'the weekly limit typed in the form is stored');
+    assert.equal(key.limit_5h_usd, 0);
+  });
+
+  it('sets a 5-hour limit on the key in its edit dialog', async () => {
+    const row = page.locator('[data-testid="keys-table"] tbody tr').filter({ hasText: 'e2e-key' });
+    await row.getByText('编辑', { exact: true }).click();
+    const form = page.locator('[data-testid="key-form"]');
+    await form.getByText('任意连续 5 小时（滚动窗口）内的花费').waitFor();
+    assert.equal(await form.locator('[data-testid="key-weekly_limit_usd"] input').inputValue(), WEEKLY_LIMIT.toFixed(2));
+    await form.locator('[data-testid="key-limit_5h_usd"] input').fill(String(FIVE_HOUR_LIMIT));
+    await shot(page, screens, 'api-keys-form-light');
+    await page.locator('[data-testid="key-submit"]').click();
+    await form.waitFor({ state: 'hidden' });
+    const key = await (await page.request.get(`${relay.base}/api/v1/api-keys/${state.keyId}`)).json();
+    assert.equal(key.limit_5h_usd, FIVE_HOUR_LIMIT);
+    assert.equal(key.weekly_limit_usd, WEEKLY_LIMIT, 'the weekly limit is kept');
+    await page.locator(`[data-testid="key-limits-${state.keyId}"] [data-testid="limit-five_hours"]`).waitFor();
   });
 
   it('relays one JSON and one streaming request with that key', async () => {
@@ -250,6 +297,21 @@ describe('the console against a real relay', () => {
     assert.equal(await page.locator('[data-testid="card-requests"] .stat-value').innerText(), '2');
   });
 
+  it('shows spend against the weekly and the 5-hour limit on the keys page, counting down to the reset', async () => {
+    const total = state.rows.reduce((a, r) => a + r.cost_micro_usd, 0);
+    await waitFor('the spend to reach the key object', async () => {
+      const k = await (await page.request.get(`${relay.base}/api/v1/api-keys/${state.keyId}`)).json();
+      return k.spend.weekly.spent_micro_usd === total && k.spend.five_hours.spent_micro_usd === total;
+    });
+    await visit(page, '/api-keys');
+    const limits = page.locator(`[data-testid="key-limits-${state.keyId}"]`);
+    await limits.waitFor();
+    await checkMeters(limits, total);
+    // Only the windows with a limit are shown.
+    assert.equal(await limits.locator('[data-testid="limit-daily"], [data-testid="limit-monthly"], [data-testid="limit-total"]').count(), 0);
+    await shot(page, screens, 'api-keys-limits-light');
+  });
+
   it('disables the account after a confirmation and shows its new state', async () => {
     await visit(page, '/accounts');
     await page.locator(`[data-testid="account-switch-${state.accountId}"]`).click();
@@ -321,8 +383,11 @@ describe('the console against a real relay', () => {
       assert.equal(req.method(), 'POST');
       assert.ok(!req.url().includes(state.key) && !p.url().includes(state.key), 'the key never appears in a URL');
       assert.equal(JSON.parse(req.postData() ?? '{}').key, state.key);
-      const cost = await p.locator('[data-testid="key-usage-today-cost"]').innerText();
+      const meters = p.locator('[data-testid="key-usage-limits"]');
+      const cost = await meters.locator('[data-testid="limit-daily"] [data-testid="limit-spent"]').innerText();
       assert.ok(moneyShows(cost, total), `today's spend ${cost} for ${total} µUSD`);
+      await meters.locator('[data-testid="limit-daily"] [data-testid="limit-reset"]').waitFor();
+      await checkMeters(meters, total);
       assert.equal(await p.locator('[data-testid="key-usage-recent"] tbody tr').count(), 2);
       await chartDrawn(p.locator('.echart'));
       await shot(p, screens, `key-usage-${mode}`);
@@ -347,11 +412,20 @@ describe('the console against a real relay', () => {
     await form.locator('button[type="submit"]').click();
     await p.waitForURL(/\/dashboard/);
     await p.locator('[data-menu="dashboard"]').waitFor();
+    // Let the dashboard's own requests finish: leaving mid-flight aborts them (a failed request).
+    await p.locator('[data-testid="card-requests"]').waitFor();
+    await p.waitForLoadState('networkidle');
     assert.equal(await p.locator('[data-menu="accounts"]').count(), 0, 'no accounts menu for a user');
     assert.equal(await p.locator('[data-menu="users"]').count(), 0, 'no users menu for a user');
     await visit(p, '/accounts');
     await p.locator('[data-testid="forbidden"]').waitFor();
     await shot(p, screens, 'forbidden-light');
+    await p.evaluate(() => window.localStorage.setItem('relay.theme', 'dark'));
+    await p.reload();
+    await p.locator('[data-testid="forbidden"]').waitFor();
+    assert.equal(await p.locator('html').getAttribute('theme-mode'), 'dark');
+    await shot(p, screens, 'forbidden-dark');
+    await p.evaluate(() => window.localStorage.setItem('relay.theme', 'light'));
     await visit(p, '/users');
     await p.locator('[data-testid="forbidden"]').waitFor();
     await visit(p, '/api-keys');

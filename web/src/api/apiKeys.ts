@@ -6,8 +6,47 @@ import { request } from '@/utils/request';
 
 import type { PageQuery, Paged } from './types';
 
-/** A key (`ApiKeyView`). Fields the API adds later (more limit windows) pass through. */
-export interface ApiKey {
+/** Where a key stands against one limit (`LimitUse`). Money in USD and exact micro-USD. */
+export interface LimitUse {
+  spent_usd: number;
+  spent_micro_usd: number;
+  /** 0: no limit. */
+  limit_usd: number;
+  limit_micro_usd: number;
+  /**
+   * When the window next resets (RFC 3339 UTC). Null for the total, and for the rolling five
+   * hours while its spend is under the limit (then it is when enough spend has aged out).
+   */
+  resets_at: string | null;
+  /** Seconds until `resets_at`, as the server counted them. */
+  resets_in_seconds: number | null;
+}
+
+/** A key's spend against each of its limits (`SpendView`), in the relay's time zone. */
+export interface SpendView {
+  daily: LimitUse;
+  weekly: LimitUse;
+  monthly: LimitUse;
+  five_hours: LimitUse;
+  total: LimitUse;
+}
+
+/** The seven limits of a key: money in USD (0: none), rates as counts (0: unlimited). */
+export interface KeyLimits {
+  daily_limit_usd: number;
+  total_limit_usd: number;
+  /** Over a rolling five hours. */
+  limit_5h_usd: number;
+  /** From Monday midnight in the relay's time zone. */
+  weekly_limit_usd: number;
+  /** From the first of the month in the relay's time zone. */
+  monthly_limit_usd: number;
+  rpm_limit: number;
+  concurrency_limit: number;
+}
+
+/** A key (`ApiKeyView`). Fields the API adds later pass through. */
+export interface ApiKey extends KeyLimits {
   id: number;
   user_id: number;
   group_id: number;
@@ -16,10 +55,8 @@ export interface ApiKey {
   enabled: boolean;
   expires_at: string | null;
   allowed_models: string[];
-  daily_limit_usd: number;
-  total_limit_usd: number;
-  rpm_limit: number;
-  concurrency_limit: number;
+  /** Spend against each limit (absent where the API did not read it, as on create). */
+  spend?: SpendView;
   last_used_at: string | null;
   created_at: string;
   updated_at: string;
@@ -32,29 +69,21 @@ export interface CreatedKey extends ApiKey {
 }
 
 /** `POST /api-keys` body. */
-export interface NewKey {
+export interface NewKey extends Partial<KeyLimits> {
   name: string;
   group_id?: number;
   expires_at?: string | null;
   allowed_models?: string[];
-  daily_limit_usd?: number;
-  total_limit_usd?: number;
-  rpm_limit?: number;
-  concurrency_limit?: number;
   enabled?: boolean;
 }
 
 /** `PUT /api-keys/{id}` body (absent fields keep their value; `null` clears). */
-export interface KeyUpdate {
+export type KeyUpdate = { [F in keyof KeyLimits]?: number | null } & {
   name?: string;
   enabled?: boolean;
   expires_at?: string | null;
   allowed_models?: string[];
-  daily_limit_usd?: number | null;
-  total_limit_usd?: number | null;
-  rpm_limit?: number | null;
-  concurrency_limit?: number | null;
-}
+};
 
 export interface KeyQuery extends PageQuery {
   user_id?: number;

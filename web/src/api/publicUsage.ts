@@ -4,6 +4,7 @@
  */
 import { request } from '@/utils/request';
 
+import type { KeyLimits, SpendView } from './apiKeys';
 import type { Totals } from './stats';
 
 export interface KeyDay extends Totals {
@@ -24,8 +25,8 @@ export interface KeyRequest {
   duration_ms: number;
 }
 
-/** Money here is USD (the API answers no micro-USD on this route). */
-export interface KeyUsage {
+/** Money here is USD, except in `spend`, which has exact micro-USD too. */
+export interface KeyUsage extends KeyLimits {
   name: string;
   key_prefix: string;
   enabled: boolean;
@@ -33,13 +34,11 @@ export interface KeyUsage {
   expires_at: string | null;
   allowed_models: string[];
   today_cost_usd: number;
-  daily_limit_usd: number;
   daily_reset_at: string;
   daily_reset_in_seconds: number;
   total_cost_usd: number;
-  total_limit_usd: number;
-  rpm_limit: number;
-  concurrency_limit: number;
+  /** Spend against every limit and when each window resets. */
+  spend: SpendView;
   timezone: string;
   trend: KeyDay[];
   recent_requests: KeyRequest[];

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Account } from '@/api/accounts';
 import type { ApiKey } from '@/api/apiKeys';
 import { createBody, emptyForm, formOf, stateLabel, stateTheme, updateBody } from '@/pages/accounts/data';
-import { createBody as keyCreateBody, emptyForm as emptyKeyForm, expiryOf, extraLimitsOf } from '@/pages/api-keys/data';
+import { createBody as keyCreateBody, emptyForm as emptyKeyForm, expiryOf, formOf as keyFormOf, hasSpendLimit, keyRules, updateBody as keyUpdateBody, validMoneyLimit, validRateLimit } from '@/pages/api-keys/data';
 import { emptyFilters, queryOf } from '@/pages/logs/data';
 import { daysEnding, rangeQuery } from '@/pages/stats/data';
 import { curlCheck, settingsJson, shellSetup } from '@/utils/setup';
@@ -76,10 +76,42 @@ describe('the key form', () => {
     expect(expiryOf('')).toBeNull();
   });
 
-  it('edits the limit windows the API answers, and only those', () => {
-    const base = { id: 1, daily_limit_usd: 0 } as unknown as ApiKey;
-    expect(extraLimitsOf([base])).toEqual([]);
-    expect(extraLimitsOf([base, { ...base, weekly_limit_usd: 20 } as ApiKey])).toEqual(['weekly_limit_usd']);
+  it('sends all seven limits, a cleared field as none', () => {
+    const f = emptyKeyForm();
+    Object.assign(f, { name: 'k', limit_5h_usd: 2.5, weekly_limit_usd: 20, monthly_limit_usd: undefined, rpm_limit: 30 });
+    expect(keyCreateBody(f)).toMatchObject({
+      limit_5h_usd: 2.5,
+      daily_limit_usd: 0,
+      weekly_limit_usd: 20,
+      monthly_limit_usd: 0,
+      total_limit_usd: 0,
+      rpm_limit: 30,
+      concurrency_limit: 0,
+    });
+  });
+
+  it('edits the limits a key has, and sends them all back', () => {
+    const key = { id: 1, name: 'k', group_id: 1, enabled: true, expires_at: null, allowed_models: [], daily_limit_usd: 5, total_limit_usd: 0, limit_5h_usd: 1, weekly_limit_usd: 20, monthly_limit_usd: 50, rpm_limit: 0, concurrency_limit: 3 } as unknown as ApiKey;
+    const f = keyFormOf(key);
+    expect(f).toMatchObject({ limit_5h_usd: 1, weekly_limit_usd: 20, monthly_limit_usd: 50, concurrency_limit: 3 });
+    f.weekly_limit_usd = 0;
+    expect(keyUpdateBody(f)).toMatchObject({ daily_limit_usd: 5, limit_5h_usd: 1, weekly_limit_usd: 0, monthly_limit_usd: 50, concurrency_limit: 3, expires_at: null });
+    const old = { ...key, limit_5h_usd: undefined, weekly_limit_usd: undefined, monthly_limit_usd: undefined } as unknown as ApiKey;
+    expect(keyFormOf(old)).toMatchObject({ limit_5h_usd: 0, weekly_limit_usd: 0, monthly_limit_usd: 0 });
+  });
+
+  it('accepts the limits the API accepts and no others', () => {
+    expect([0, 0.01, 1e9, undefined, ''].map(validMoneyLimit)).toEqual([true, true, true, true, true]);
+    expect([-1, 1e9 + 1, Number.NaN, Infinity, '5'].map(validMoneyLimit)).toEqual([false, false, false, false, false]);
+    expect([0, 30, 1_000_000, undefined].map(validRateLimit)).toEqual([true, true, true, true]);
+    expect([-1, 1.5, 1_000_001].map(validRateLimit)).toEqual([false, false, false]);
+    const rules = keyRules();
+    for (const f of ['limit_5h_usd', 'daily_limit_usd', 'weekly_limit_usd', 'monthly_limit_usd', 'total_limit_usd', 'rpm_limit', 'concurrency_limit']) expect(rules[f], f).toHaveLength(1);
+  });
+
+  it('knows whether a key has any spend limit', () => {
+    expect(hasSpendLimit({ daily_limit_usd: 0, rpm_limit: 10 })).toBe(false);
+    expect(hasSpendLimit({ daily_limit_usd: 0, limit_5h_usd: 3 })).toBe(true);
   });
 });
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
 import { i18n, LOCALES, messages } from '@/locales';
-import { EXTRA_LIMITS } from '@/pages/api-keys/data';
+import { MONEY_LIMITS, RATE_LIMITS } from '@/pages/api-keys/data';
 import { OUTCOMES } from '@/pages/logs/data';
+import { LIMIT_WINDOWS } from '@/utils/limits';
 
 type Tree = { [k: string]: string | Tree };
 
@@ -36,7 +37,8 @@ const dynamicKeys = [
   ...['active', 'disabled', 'expired'].map((s) => `keys.status_${s}`),
   ...OUTCOMES.map((o) => `logs.outcome_${o}`),
   ...['light', 'dark', 'auto'].map((m) => `theme.${m}`),
-  ...EXTRA_LIMITS.map((f) => `keys.${f}`),
+  ...[...MONEY_LIMITS, ...RATE_LIMITS].flatMap((f) => [`keys.limit_${f}`, `keys.help_${f}`]),
+  ...LIMIT_WINDOWS.flatMap((w) => [`limits.window_${w}`, `limits.hint_${w}`]),
 ];
 
 describe('the translations', () => {

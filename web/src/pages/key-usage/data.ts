@@ -1,13 +1,11 @@
-/** The public key-usage page's pure parts: spend against a limit, and the recent requests' columns. */
+/** The public key-usage page's pure parts: the trend points, and the recent requests' columns. */
 import type { KeyDay } from '@/api/publicUsage';
 import type { TrendPoint } from '@/api/stats';
 import { t } from '@/locales';
+import type { LimitWindow } from '@/utils/limits';
 
-/** Percent of `limit` spent (0–100), or null when there is no limit. */
-export function spentPercent(spent: number, limit: number): number | null {
-  if (!limit || limit <= 0) return null;
-  return Math.min(100, Math.max(0, (spent / limit) * 100));
-}
+/** Spend windows shown even without a limit: today's and all time's spend are always of interest. */
+export const ALWAYS_SHOWN: readonly LimitWindow[] = ['daily', 'total'];
 
 /** The key's days as trend points, so that the dashboard's chart builders apply. */
 export function asTrend(days: KeyDay[]): TrendPoint[] {
