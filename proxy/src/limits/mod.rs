@@ -8,6 +8,8 @@
 
 pub mod memory;
 pub mod redis;
+mod redis_scripts;
+mod redis_sync;
 pub mod setup;
 
 use std::sync::Arc;
