@@ -99,9 +99,10 @@ fn build(spec: &RequestSpec) -> Result<Request<Full<Bytes>>, Failure> {
         .header("anthropic-version", "2023-06-01")
         .header(header::USER_AGENT, "relay-bench/0.1");
     if let Some(k) = &spec.key {
-        b = b
-            .header("x-claude-code-session-id", crate::protocol::SESSION_ID)
-            .header("x-api-key", k.as_str());
+        if !crate::targets::relay::plain_key() {
+            b = b.header("x-claude-code-session-id", crate::protocol::SESSION_ID);
+        }
+        b = b.header("x-api-key", k.as_str());
     }
     b.body(Full::new(spec.body.clone()))
         .map_err(|e| Failure::new("request", e.to_string()))

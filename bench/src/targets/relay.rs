@@ -136,6 +136,10 @@ pub async fn start(
         .env("RELAY__METRICS__LISTEN", plan.metrics.to_string())
         .env("RELAY__DATABASE__URL", plan.db_url())
         .env("RELAY__LOG__LEVEL", "warn")
+        // Every connection of the load generator comes from 127.0.0.1: the per-IP share of the
+        // connection cap (a defence against one source taking every slot) would refuse the
+        // idle wave's thousands of streams from that one address.
+        .env("RELAY__SERVER__MAX_CONNECTIONS_PER_IP", "0")
         .env(
             "JWT_SECRET",
             "bench-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz",
@@ -219,7 +223,16 @@ pub const LIMIT_USD: i64 = 100_000;
 /// The request-count limits, likewise.
 pub const LIMIT_COUNT: i64 = 1_000_000;
 
+/// `RELAY_BENCH_PLAIN_KEY=1`: a key with no limits and requests with no session id (to
+/// measure what the limits and pins cost; the report's runs keep them on).
+pub fn plain_key() -> bool {
+    std::env::var_os("RELAY_BENCH_PLAIN_KEY").is_some_and(|v| v == "1")
+}
+
 fn key_body() -> Value {
+    if plain_key() {
+        return json!({"name": "bench"});
+    }
     json!({
         "name": "bench",
         "daily_limit_usd": LIMIT_USD,
