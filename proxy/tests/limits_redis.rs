@@ -154,6 +154,15 @@ async fn every_window_with_an_injected_clock() {
     }
     assert!(l.admit(4, &rpm, None, t + 60_001).await.is_ok());
 
+    // The job lock: one holder at a time; the holder renews it.
+    let ttl = Duration::from_secs(5);
+    assert!(r.job_lock("probe", "one", ttl).await);
+    assert!(!r.job_lock("probe", "two", ttl).await, "held by another");
+    assert!(
+        r.job_lock("probe", "one", ttl).await,
+        "renewed by its holder"
+    );
+
     // Every key written carries the prefix.
     let total = Keys::new(&prefix).spend_total(1);
     assert_eq!(command(&url, &["GET", &total]).as_deref(), Some("5000000"));

@@ -233,7 +233,7 @@ describe('the console against a real relay', () => {
     assert.equal(mock.requests.length, 2);
     const logs = await waitFor('both usage rows', async () => {
       const r = await (await page.request.get(`${relay.base}/api/v1/admin/logs?api_key_id=${state.keyId}`)).json();
-      return r.total >= 2 ? r : null;
+      return r.total >= 2 && r.items.length >= 2 ? r : null;
     });
     state.rows = logs.items;
   });

@@ -19,13 +19,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
-use fred::types::{Expiration, SetOptions};
 use relay_shared::cache::Keys;
 use relay_shared::limit_windows::{self, Window};
 use tokio::sync::mpsc;
 
 use super::memory::MemoryLimiter;
-use super::redis_scripts::ADMIT;
+use super::redis_scripts::{ADMIT, JOB_LOCK};
 use super::redis_sync::Op;
 use super::{Admitted, KeyLimits, Lease, Limiter, Refusal, SpendLimit};
 
@@ -280,31 +279,16 @@ impl RedisLimiter {
         if !self.is_up() {
             return true;
         }
-        let key = self.keys.lock(name);
         let px = i64::try_from(ttl.as_millis()).unwrap_or(60_000);
-        let taken: Result<Option<String>, Error> = self
-            .client
-            .set(
-                &key,
-                holder,
-                Some(Expiration::PX(px)),
-                Some(SetOptions::NX),
-                false,
+        let taken: Result<i64, Error> = Script::from_lua(JOB_LOCK)
+            .evalsha_with_reload(
+                &self.client,
+                vec![self.keys.lock(name)],
+                vec![holder.to_string(), px.to_string()],
             )
             .await;
         match taken {
-            Ok(Some(_)) => true,
-            Ok(None) => match self.client.get::<Option<String>, _>(&key).await {
-                Ok(Some(h)) if h == holder => {
-                    let _: Result<(), Error> = self.client.pexpire(&key, px, None).await;
-                    true
-                }
-                Ok(_) => false,
-                Err(e) => {
-                    self.went_down(&e);
-                    true
-                }
-            },
+            Ok(held) => held == 1,
             Err(e) => {
                 self.went_down(&e);
                 true

@@ -89,3 +89,14 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV])
 return 0
 "#;
+
+/// Takes the job lock KEYS[1] for ARGV[1] for ARGV[2] ms, or renews it when ARGV[1] holds
+/// it, in one step (a holder whose lock just expired cannot renew another's); 1 when held.
+pub(super) const JOB_LOCK: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"#;

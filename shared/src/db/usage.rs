@@ -163,16 +163,22 @@ pub async fn list_logs(
          LIMIT ? OFFSET ?",
         w.sql()
     );
-    let rows = on_db!(db, p => bind_args!(sqlx::query_as::<_, UsageLogRow>(&sql), &w.args)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(p)
-        .await)?;
-    let sql = format!("SELECT COUNT(*) FROM usage_logs{}", w.sql());
-    let total = on_db!(db, p => bind_args!(sqlx::query_scalar::<_, i64>(&sql), &w.args)
-        .fetch_one(p)
-        .await)?;
-    Ok((rows, total))
+    let count = format!("SELECT COUNT(*) FROM usage_logs{}", w.sql());
+    // One read transaction, so that the page and the total see the same rows even while the
+    // usage writer commits a batch between the two statements.
+    on_db!(db, p => {
+        let mut tx = p.begin().await?;
+        let rows = bind_args!(sqlx::query_as::<_, UsageLogRow>(&sql), &w.args)
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(&mut *tx)
+            .await?;
+        let total = bind_args!(sqlx::query_scalar::<_, i64>(&count), &w.args)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((rows, total))
+    })
 }
 
 /// A place in the log list (newest first): the `created_at` and `id` of the last row seen.
