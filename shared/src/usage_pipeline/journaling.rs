@@ -53,7 +53,7 @@ impl Writer {
     /// Journals received entries in one write and moves the finished rows into the buffer.
     pub(super) fn take_entries(&mut self, incoming: &mut Vec<Entry>) {
         let mut rows: Vec<UsageRecord> = Vec::with_capacity(incoming.len());
-        if let Err(e) = self.journal.append(incoming.drain(..), &mut rows) {
+        if let Err(e) = self.journal.append(incoming, &mut rows) {
             self.journal_failed(&format!("appending to the journal: {e}"));
         }
         if !rows.is_empty() {
