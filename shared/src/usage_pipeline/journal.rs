@@ -227,7 +227,7 @@ impl Journal {
     ///
     /// A progress record whose finished row is in the same write is left out: the write that
     /// would keep it keeps the finished row too. Most requests start and finish between two
-    /// writes, so this halves the journal's work.
+    /// writes, so most start records are never encoded.
     pub(super) fn append(
         &mut self,
         entries: &mut Vec<Entry>,
